@@ -1,0 +1,3 @@
+module github.com/redcache/redcache/conn
+
+go 1.22

@@ -1,0 +1,143 @@
+package conn
+
+import (
+	"context"
+	"sync"
+)
+
+// Stack is a stack of drivers: the top one is the connection in use. It is
+// safe for concurrent use, and its zero value is an empty stack ready to
+// use. Most programs use the process-wide stack through the package
+// functions [Use], [Push], [Pop], [Current] and [Scope]; a Stack of their
+// own is for tests and for libraries that must not touch the global one.
+//
+// The original library kept one stack per thread. Go has no thread-local
+// storage and goroutines are not threads, so the stack here is one per
+// process, guarded by a mutex; a per-request or per-goroutine connection is
+// carried by the [context.Context] instead ([With], [From]), and [Resolve]
+// prefers it to the stack.
+type Stack struct {
+	mu      sync.RWMutex
+	drivers []Driver
+}
+
+// Use makes d the only driver on the stack. It refuses with ErrStackInUse
+// when the stack holds more than one driver, because that means a Push is
+// still waiting for its Pop (the original asserts the same).
+func (s *Stack) Use(d Driver) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.drivers) > 1 {
+		return ErrStackInUse
+	}
+	s.drivers = append(s.drivers[:0], d)
+	return nil
+}
+
+// Push puts d on top of the stack.
+func (s *Stack) Push(d Driver) {
+	s.mu.Lock()
+	s.drivers = append(s.drivers, d)
+	s.mu.Unlock()
+}
+
+// Pop removes and returns the top driver, or nil when the stack is empty.
+func (s *Stack) Pop() Driver {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.drivers)
+	if n == 0 {
+		return nil
+	}
+	d := s.drivers[n-1]
+	s.drivers[n-1] = nil
+	s.drivers = s.drivers[:n-1]
+	return d
+}
+
+// Current returns the top driver without removing it, or nil when the
+// stack is empty.
+func (s *Stack) Current() Driver {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if n := len(s.drivers); n > 0 {
+		return s.drivers[n-1]
+	}
+	return nil
+}
+
+// Len returns the number of drivers on the stack.
+func (s *Stack) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.drivers)
+}
+
+// Scope pushes d, runs fn and pops, like the original's `with
+// Connection(...)` block. The pop happens even when fn panics. It returns
+// fn's error, or ErrStackMismatch when the driver popped is not d (fn left
+// a Push without its Pop, or popped more than it pushed); the mismatched
+// driver is then pushed back so the stack is left as fn made it.
+func (s *Stack) Scope(d Driver, fn func() error) (err error) {
+	s.Push(d)
+	defer func() {
+		if got := s.Pop(); got != d {
+			if got != nil {
+				s.Push(got)
+			}
+			if err == nil {
+				err = ErrStackMismatch
+			}
+		}
+	}()
+	return fn()
+}
+
+// global is the process-wide stack behind the package functions.
+var global Stack
+
+// Use makes d the only driver on the process-wide stack; see [Stack.Use].
+// It is the counterpart of the original's use_connection().
+func Use(d Driver) error { return global.Use(d) }
+
+// Push puts d on top of the process-wide stack; see [Stack.Push].
+func Push(d Driver) { global.Push(d) }
+
+// Pop removes and returns the top of the process-wide stack, or nil.
+func Pop() Driver { return global.Pop() }
+
+// Current returns the top of the process-wide stack, or nil.
+func Current() Driver { return global.Current() }
+
+// Scope runs fn with d pushed on the process-wide stack; see [Stack.Scope].
+func Scope(d Driver, fn func() error) error { return global.Scope(d, fn) }
+
+type ctxKey struct{}
+
+// With returns a copy of ctx that carries d. Calls that resolve their
+// connection from ctx ([Resolve]) use d, ahead of the stack.
+func With(ctx context.Context, d Driver) context.Context {
+	return context.WithValue(ctx, ctxKey{}, d)
+}
+
+// From returns the driver carried by ctx, or nil.
+func From(ctx context.Context) Driver {
+	d, _ := ctx.Value(ctxKey{}).(Driver)
+	return d
+}
+
+// Resolve picks the driver for a call: explicit when it is not nil, else
+// the one carried by ctx, else the top of the process-wide stack. With
+// none of them it returns ErrNoConnection.
+func Resolve(ctx context.Context, explicit Driver) (Driver, error) {
+	if explicit != nil {
+		return explicit, nil
+	}
+	if d := From(ctx); d != nil {
+		return d, nil
+	}
+	if d := global.Current(); d != nil {
+		return d, nil
+	}
+	return nil, ErrNoConnection
+}
