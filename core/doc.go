@@ -1,0 +1,64 @@
+// Package core is the redcache memoizer: it keeps a function's results in
+// Redis for a time to live, and serves them from there.
+//
+// The original Python library put a decorator on a function; here a
+// function is wrapped with [Memoize] (or [Memoize0] for no arguments,
+// [Memoize2] for two) and called through the result:
+//
+//	conn.Use(goredis.New(client))            // use_connection()
+//
+//	var loadUser = core.Memoize(core.Default, "users.get",
+//		func(ctx context.Context, id int) (User, error) { ... },
+//		core.WithTTL(5*time.Second))     // @default_cache.cache(ttl=5)
+//
+//	u, err := loadUser.Get(ctx, 42)
+//
+// # What a call does
+//
+//	situation                           outcome
+//	hit                                 the cached value; the loader is not called
+//	miss                                the loader runs once, its value is stored and returned
+//	loader error                        returned, not cached
+//	loader error, negative caching on   returned and cached for the negative ttl; later calls get a *CachedError
+//	loader panic                        every waiter gets a *PanicError (errors.Is ErrPanic); nothing is cached; the process lives
+//	zero value or nil result            cached, and comes back as it went in (as far as the codec keeps it)
+//	concurrent misses of one key        one loader call, every caller gets its result
+//	caller's ctx ends while waiting     ctx.Err() at once; the load goes on for the others and the cache
+//	Redis down, slow or refusing        the loader's value; the trouble goes to the error handler and Stats
+//	Redis keeps failing                 the circuit breaker opens: calls skip Redis at no cost until a probe succeeds
+//	entry corrupt, foreign or other codec   a miss, reported as ErrCorruptEntry, and overwritten
+//	stale entry (stale-while-revalidate)    the stale value at once, one background reload
+//	InvalidateAll, then a call          a miss (the generation changed)
+//
+// # The four steps
+//
+// The original's manager had four overridable steps; each can be replaced
+// alone:
+//
+//   - load and save: a [Store] ([WithStore]); the default [RedisStore]
+//     keeps an entry in a string written with SET ... PX in one command;
+//   - before_save and after_load: [BeforeSave] and [AfterLoad]
+//     ([WithBeforeSave], [WithAfterLoad]); the default is the codec
+//     ([WithCodec]), Gob unless told otherwise.
+//
+// # Keys and invalidation
+//
+// Keys are "<prefix>:<name>:<encoded arguments>". The encoding never lets
+// two different arguments share a key (see [KeyAppender] for the table)
+// and is the same in every process. [Memo.Invalidate] deletes one key;
+// [Memo.InvalidateAll] and [Manager.InvalidateAll] drop every entry of a
+// function in one INCR of its generation, which every entry records.
+//
+// # The entry
+//
+// Each stored value carries a small header (format version, flags,
+// codec, checksum, generation, soft expiry): see [ParseEntry] and
+// docs/format.md. Bytes that are not such an entry are never decoded as a
+// value.
+//
+// # Connections
+//
+// A Manager without [WithDriver] resolves the driver of every call with
+// conn.Resolve: the driver in the call's context, else the top of the
+// connection stack.
+package core

@@ -1,0 +1,416 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redcache/redcache/codec"
+	"github.com/redcache/redcache/conn"
+	"golang.org/x/sync/singleflight"
+)
+
+// engine is the memoizer behind Memo, Memo0 and Memo2: everything but the
+// encoding of the arguments.
+type engine[V any] struct {
+	m         *Manager
+	cfg       config
+	deadlines *deadlines
+	name      string
+	base      []byte // "<prefix>:<name>:"
+	genKey    string
+	codecID   byte
+	compress  bool
+
+	gen     atomic.Uint64
+	genSeen atomic.Int64 // unix nanoseconds of the last read of gen; 0: never
+	flight  singleflight.Group
+}
+
+func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
+	if m == nil {
+		panic("redcache: Memoize with a nil Manager")
+	}
+	if err := checkName(name); err != nil {
+		panic(err)
+	}
+	e := &engine[V]{m: m, cfg: m.cfg, name: name}
+	e.cfg.apply(opts)
+	e.deadlines = m.deadlines
+	if e.cfg.timeout != m.cfg.timeout {
+		e.deadlines = newDeadlines(e.cfg.timeout)
+	}
+	e.base = []byte(e.cfg.prefix + ":" + name + ":")
+	e.genKey = generationKey(e.cfg.prefix, name)
+	if e.cfg.beforeSave == nil && e.cfg.afterLoad == nil {
+		// The codec ID is recorded only when the codec does both steps,
+		// so that entries of another codec read as foreign.
+		e.codecID, _ = codec.ID(e.cfg.codec)
+		e.compress = e.codecID&0x80 != 0
+	}
+	return e
+}
+
+// status is what a lookup found.
+type status int
+
+const (
+	statusMiss        status = iota // no usable entry: load and store
+	statusHit                       // a fresh value
+	statusStale                     // a stale value: serve it, refresh in the background
+	statusNegative                  // a cached error
+	statusUnavailable               // Redis failed or is skipped: load, do not store
+)
+
+// get is a memoized call: the cache, then the loader, by the rules in the
+// package documentation.
+func (e *engine[V]) get(ctx context.Context, key string, load func(context.Context) (V, error), opts []CallOption) (V, error) {
+	var cc callConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cc)
+		}
+	}
+	if cc.skip || e.cfg.skipCache || e.m.isClosed() {
+		return load(ctx)
+	}
+	now := time.Now().UnixNano()
+	d, b, ok := e.driver(ctx, now)
+	if !ok {
+		return e.fill(ctx, nil, nil, key, 0, false, load, cc)
+	}
+	if cc.refresh {
+		gen, err := e.generation(ctx, d, b, now, false)
+		if err != nil {
+			return e.fill(ctx, nil, nil, key, 0, false, load, cc)
+		}
+		return e.fill(ctx, d, b, key, gen, true, load, cc)
+	}
+	v, gen, st, err := e.lookup(ctx, d, b, key, now)
+	switch st {
+	case statusHit:
+		e.m.stats.hits.Add(1)
+		return v, nil
+	case statusStale:
+		e.m.stats.hits.Add(1)
+		e.m.stats.stale.Add(1)
+		e.refreshInBackground(ctx, d, b, key, gen, load, cc)
+		return v, nil
+	case statusNegative:
+		e.m.stats.negative.Add(1)
+		return v, err
+	case statusUnavailable:
+		return e.fill(ctx, nil, nil, key, 0, false, load, cc)
+	}
+	e.m.stats.misses.Add(1)
+	return e.fill(ctx, d, b, key, gen, true, load, cc)
+}
+
+// driver resolves the call's driver and asks its breaker for leave to use
+// it. ok is false when the call must skip Redis.
+func (e *engine[V]) driver(ctx context.Context, now int64) (conn.Driver, *breaker, bool) {
+	d, err := conn.Resolve(ctx, e.cfg.driver)
+	if err != nil {
+		e.m.stats.bypassed.Add(1)
+		e.m.report(ctx, &e.cfg, OpResolve, e.name, "", err)
+		return nil, nil, false
+	}
+	b := e.m.breakerFor(&e.cfg, d)
+	if !b.allow(now) {
+		e.m.stats.bypassed.Add(1)
+		return nil, nil, false
+	}
+	return d, b, true
+}
+
+// lookup reads and decodes the entry under key.
+func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key string, now int64) (v V, gen uint64, st status, err error) {
+	gen, err = e.generation(ctx, d, b, now, false)
+	if err != nil {
+		return v, 0, statusUnavailable, err
+	}
+	bctx, cancel := e.deadlines.bound(ctx, now)
+	data, err := e.cfg.store.Load(bctx, d, key)
+	cancel()
+	if err != nil {
+		if errors.Is(err, conn.ErrMiss) {
+			b.success()
+			return v, gen, statusMiss, nil
+		}
+		e.m.redisResult(ctx, &e.cfg, b, OpLoad, e.name, key, err)
+		return v, 0, statusUnavailable, &Error{Op: OpLoad, Name: e.name, Key: key, Err: err}
+	}
+	b.success()
+	ent, err := ParseEntry(data)
+	if err == nil && ent.Codec != e.codecID {
+		err = fmt.Errorf("%w: written with codec ID %#02x, read with %#02x", ErrCorruptEntry, ent.Codec, e.codecID)
+	}
+	if err != nil {
+		e.m.report(ctx, &e.cfg, OpDecode, e.name, key, err)
+		return v, gen, statusMiss, nil
+	}
+	if ent.Generation != gen {
+		if ent.Generation < gen {
+			return v, gen, statusMiss, nil // invalidated
+		}
+		// Written in a newer generation than this process knows: another
+		// process invalidated. Learn the generation now.
+		if gen, err = e.generation(ctx, d, b, now, true); err != nil {
+			return v, 0, statusUnavailable, err
+		}
+		if ent.Generation != gen {
+			return v, gen, statusMiss, nil
+		}
+	}
+	if ent.Negative {
+		ce, err := decodeNegative(ent.Payload, e.cfg.negErrs)
+		if err != nil {
+			e.m.report(ctx, &e.cfg, OpDecode, e.name, key, err)
+			return v, gen, statusMiss, nil
+		}
+		return v, gen, statusNegative, ce
+	}
+	if err := e.decode(ctx, key, ent.Payload, &v); err != nil {
+		e.m.report(ctx, &e.cfg, OpDecode, e.name, key, fmt.Errorf("%w: %w", ErrCorruptEntry, err))
+		var zero V
+		return zero, gen, statusMiss, nil
+	}
+	if !ent.SoftExpiry.IsZero() && now >= ent.SoftExpiry.UnixNano() {
+		return v, gen, statusStale, nil
+	}
+	return v, gen, statusHit, nil
+}
+
+func (e *engine[V]) decode(ctx context.Context, key string, payload []byte, v *V) error {
+	if e.cfg.afterLoad != nil {
+		return e.cfg.afterLoad(ctx, key, payload, v)
+	}
+	return e.cfg.codec.Unmarshal(payload, v)
+}
+
+func (e *engine[V]) encode(ctx context.Context, key string, v V) ([]byte, error) {
+	if e.cfg.beforeSave != nil {
+		return e.cfg.beforeSave(ctx, key, v)
+	}
+	return e.cfg.codec.Marshal(v)
+}
+
+// generation returns the function's generation as this process knows it,
+// re-reading it from Redis when the last read is older than the refresh
+// interval (or force is set). Only one caller re-reads; the others go on
+// with the value they have.
+func (e *engine[V]) generation(ctx context.Context, d conn.Driver, b *breaker, now int64, force bool) (uint64, error) {
+	seen := e.genSeen.Load()
+	if !force && seen != 0 && now-seen < int64(e.cfg.genRefresh) {
+		return e.gen.Load(), nil
+	}
+	if !force && seen != 0 && !e.genSeen.CompareAndSwap(seen, now) {
+		return e.gen.Load(), nil // another caller is re-reading it
+	}
+	bctx, cancel := e.deadlines.bound(ctx, now)
+	data, err := d.Get(bctx, e.genKey)
+	cancel()
+	var gen uint64
+	switch {
+	case errors.Is(err, conn.ErrMiss):
+		b.success()
+	case err != nil:
+		e.m.redisResult(ctx, &e.cfg, b, OpGeneration, e.name, e.genKey, err)
+		if seen != 0 {
+			e.genSeen.CompareAndSwap(now, seen) // let the next caller retry
+		}
+		return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
+	default:
+		b.success()
+		if gen, err = strconv.ParseUint(string(data), 10, 64); err != nil {
+			err = fmt.Errorf("%w: generation %q is not a number", ErrCorruptEntry, data)
+			e.m.report(ctx, &e.cfg, OpGeneration, e.name, e.genKey, err)
+			return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
+		}
+	}
+	e.gen.Store(gen)
+	e.genSeen.Store(now)
+	return gen, nil
+}
+
+// fill runs the loader once for every concurrent caller of key and, when
+// store is set, writes what it returns (or a cacheable error) in
+// generation gen.
+//
+// The loader runs in a context that keeps the first caller's values but
+// not its cancellation, since other callers may be waiting for the same
+// result; it is cancelled by Manager.Close. A caller whose own context
+// ends returns ctx.Err() at once and leaves the load running for the
+// others, and for the cache.
+func (e *engine[V]) fill(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, store bool, load func(context.Context) (V, error), cc callConfig) (V, error) {
+	flightKey := key
+	if cc.refresh {
+		// A forced refresh must not join a load that started before it.
+		flightKey = "\x00refresh:" + key
+	}
+	ch := e.flight.DoChan(flightKey, func() (any, error) {
+		return e.loadAndStore(ctx, d, b, key, gen, store, load, cc)
+	})
+	select {
+	case r := <-ch:
+		v, _ := r.Val.(V)
+		return v, r.Err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
+
+func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, store bool, load func(context.Context) (V, error), cc callConfig) (any, error) {
+	if !e.m.enter() {
+		return nil, fmt.Errorf("redcache: manager closed")
+	}
+	defer e.m.bg.Done()
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(e.m.closeCtx, cancel)
+	defer stop()
+	defer cancel()
+
+	v, err := callLoader(lctx, load)
+	e.m.stats.loads.Add(1)
+	if err != nil {
+		e.m.stats.loadErrors.Add(1)
+		if errors.Is(err, ErrPanic) {
+			e.m.stats.loadPanics.Add(1)
+		} else if store {
+			e.storeNegative(lctx, d, b, key, gen, err)
+		}
+		return nil, err
+	}
+	if store {
+		e.store(lctx, d, b, key, gen, v, cc)
+	}
+	return v, nil
+}
+
+// callLoader runs load and turns a panic into a *PanicError.
+func callLoader[V any](ctx context.Context, load func(context.Context) (V, error)) (v V, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return load(ctx)
+}
+
+func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, v V, cc callConfig) {
+	payload, err := e.encode(ctx, key, v)
+	if err != nil {
+		e.m.report(ctx, &e.cfg, OpEncode, e.name, key, err)
+		return
+	}
+	ttl := e.cfg.ttl
+	if cc.ttlSet {
+		ttl = cc.ttl
+	}
+	if ttl > 0 && e.cfg.jitter > 0 {
+		ttl -= time.Duration(rand.Float64() * e.cfg.jitter * float64(ttl))
+		ttl = max(ttl, time.Millisecond)
+	}
+	ent := Entry{Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: payload}
+	now := time.Now()
+	if e.cfg.stale > 0 && ttl > 0 {
+		ent.SoftExpiry = now.Add(ttl)
+		ttl += e.cfg.stale
+	}
+	e.save(ctx, d, b, key, ent, ttl, now.UnixNano())
+}
+
+func (e *engine[V]) storeNegative(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, err error) {
+	if e.cfg.negTTL <= 0 {
+		return
+	}
+	idx := 0
+	if !e.cfg.negAll {
+		for i, target := range e.cfg.negErrs {
+			if errors.Is(err, target) {
+				idx = i + 1
+				break
+			}
+		}
+		if idx == 0 {
+			return
+		}
+	}
+	ent := Entry{Negative: true, Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: encodeNegative(idx, err.Error())}
+	e.save(ctx, d, b, key, ent, e.cfg.negTTL, time.Now().UnixNano())
+}
+
+func (e *engine[V]) save(ctx context.Context, d conn.Driver, b *breaker, key string, ent Entry, ttl time.Duration, now int64) {
+	data := ent.Append(make([]byte, 0, headerSize+18+len(ent.Payload)))
+	bctx, cancel := e.deadlines.bound(ctx, now)
+	err := e.cfg.store.Save(bctx, d, key, data, ttl)
+	cancel()
+	e.m.redisResult(ctx, &e.cfg, b, OpSave, e.name, key, err)
+}
+
+// refreshInBackground reloads a stale value once, however many readers
+// see it stale, without making any of them wait.
+func (e *engine[V]) refreshInBackground(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, load func(context.Context) (V, error), cc callConfig) {
+	e.flight.DoChan(key, func() (any, error) {
+		return e.loadAndStore(ctx, d, b, key, gen, true, load, cc)
+	})
+}
+
+// invalidate deletes the entry under key.
+func (e *engine[V]) invalidate(ctx context.Context, key string) error {
+	d, err := conn.Resolve(ctx, e.cfg.driver)
+	if err != nil {
+		return &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
+	}
+	if err := e.cfg.store.Delete(ctx, d, key); err != nil {
+		return &Error{Op: OpDelete, Name: e.name, Key: key, Err: err}
+	}
+	return nil
+}
+
+// invalidateAll bumps the generation and adopts it at once in this process.
+func (e *engine[V]) invalidateAll(ctx context.Context) error {
+	gen, err := e.m.bumpGeneration(ctx, &e.cfg, e.name)
+	if err != nil {
+		return err
+	}
+	for {
+		cur := e.gen.Load()
+		if cur >= gen || e.gen.CompareAndSwap(cur, gen) {
+			break
+		}
+	}
+	e.genSeen.Store(time.Now().UnixNano())
+	return nil
+}
+
+// peek reads the entry under key without loading. A Redis failure is
+// returned, not only reported.
+func (e *engine[V]) peek(ctx context.Context, key string) (V, bool, error) {
+	var zero V
+	now := time.Now().UnixNano()
+	d, err := conn.Resolve(ctx, e.cfg.driver)
+	if err != nil {
+		return zero, false, &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
+	}
+	b := e.m.breakerFor(&e.cfg, d)
+	if !b.allow(now) {
+		return zero, false, &Error{Op: OpLoad, Name: e.name, Key: key, Err: ErrCircuitOpen}
+	}
+	v, _, st, err := e.lookup(ctx, d, b, key, now)
+	switch st {
+	case statusHit, statusStale:
+		return v, true, nil
+	case statusNegative:
+		return zero, true, err
+	case statusUnavailable:
+		return zero, false, err
+	}
+	return zero, false, nil
+}

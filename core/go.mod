@@ -1,0 +1,24 @@
+module github.com/redcache/redcache/core
+
+go 1.24
+
+require (
+	github.com/google/go-cmp v0.7.0
+	github.com/redcache/redcache/codec v0.0.0
+	github.com/redcache/redcache/conn v0.0.0
+	github.com/redcache/redcache/conn/goredis v0.0.0
+	github.com/redcache/redcache/conn/radix v0.0.0
+	golang.org/x/sync v0.10.0
+)
+
+require (
+	github.com/alicebob/miniredis/v2 v2.40.0 // indirect
+	github.com/yuin/gopher-lua v1.1.1 // indirect
+)
+
+replace (
+	github.com/redcache/redcache/codec => ../codec
+	github.com/redcache/redcache/conn => ../conn
+	github.com/redcache/redcache/conn/goredis => ../conn/goredis
+	github.com/redcache/redcache/conn/radix => ../conn/radix
+)

@@ -1,0 +1,134 @@
+package core_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
+	"github.com/redcache/redcache/conn/goredis"
+	"github.com/redcache/redcache/conn/radix"
+)
+
+// target is one Redis the tests run against, through one driver.
+type target struct {
+	name string
+	open func(t *testing.T) conn.Driver
+}
+
+// targets are every driver on every server the test runner started:
+// go-redis and radix, standalone and cluster.
+func targets(t *testing.T) []target {
+	t.Helper()
+	addr := conntest.RedisAddr(t)
+	cluster := conntest.ClusterAddrs(t)
+	return []target{
+		{"goredis/standalone", func(t *testing.T) conn.Driver { return openGoredis(t, "redis://"+addr) }},
+		{"goredis/cluster", func(t *testing.T) conn.Driver {
+			return openGoredis(t, "redis+cluster://"+strings.Join(cluster, ","))
+		}},
+		{"radix/standalone", func(t *testing.T) conn.Driver { return openRadix(t, "redis://"+addr) }},
+		{"radix/cluster", func(t *testing.T) conn.Driver {
+			return openRadix(t, "redis+cluster://"+strings.Join(cluster, ","))
+		}},
+	}
+}
+
+func openGoredis(t *testing.T, url string) conn.Driver {
+	t.Helper()
+	d, err := goredis.Open(url)
+	if err != nil {
+		t.Fatalf("goredis.Open(%s): %v", url, err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func openRadix(t *testing.T, url string) conn.Driver {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := radix.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("radix.Open(%s): %v", url, err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+// eachTarget runs fn as a subtest for every target, with a fresh driver.
+func eachTarget(t *testing.T, fn func(t *testing.T, d conn.Driver)) {
+	t.Helper()
+	for _, tg := range targets(t) {
+		t.Run(tg.name, func(t *testing.T) { fn(t, tg.open(t)) })
+	}
+}
+
+// uniquePrefix keeps tests apart on a shared server.
+func uniquePrefix(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return "coretest-" + hex.EncodeToString(b)
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// errorLog collects what a Manager reports.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) handler(_ context.Context, err error) {
+	l.mu.Lock()
+	l.errs = append(l.errs, err)
+	l.mu.Unlock()
+}
+
+func (l *errorLog) all() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
+}
+
+// counter is a loader that counts its calls.
+type counter struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *counter) inc() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	return c.calls
+}
+
+func (c *counter) n() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+// eventually polls cond until it holds or 10s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,213 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redcache/redcache/conn"
+)
+
+// Manager is the original's cache manager: the settings shared by the
+// functions memoized with it (key prefix, ttl, codec, driver, the four
+// extension steps, error handling) and the state they share (stats,
+// circuit breaker, background refreshes). It is safe for concurrent use.
+// Create one with [New], or use [Default].
+type Manager struct {
+	cfg       config
+	deadlines *deadlines
+	stats     counters
+
+	breaker  *breaker // for a fixed driver, or drivers that are not comparable
+	breakers sync.Map // conn.Driver -> *breaker, for resolved drivers
+
+	mu       sync.Mutex
+	closed   bool
+	bg       sync.WaitGroup
+	closeCtx context.Context
+	closeFn  context.CancelFunc
+}
+
+// Default is the original's default_cache: prefix "cache", the Gob codec,
+// no ttl (values are kept until invalidated or evicted), and the
+// connection resolved on every call from the context and the connection
+// stack (conn.With, conn.Use).
+var Default = New()
+
+// New returns a Manager configured by opts. Without options it behaves as
+// [Default].
+func New(opts ...Option) *Manager {
+	m := &Manager{cfg: defaultConfig()}
+	m.cfg.apply(opts)
+	m.deadlines = newDeadlines(m.cfg.timeout)
+	m.breaker = m.newBreaker(m.cfg)
+	m.closeCtx, m.closeFn = context.WithCancel(context.Background())
+	return m
+}
+
+func (m *Manager) newBreaker(cfg config) *breaker {
+	if cfg.breakerFail <= 0 {
+		return nil
+	}
+	return newBreaker(cfg.breakerFail, cfg.breakerWait)
+}
+
+// breakerFor returns the breaker that watches d. Each driver has its own,
+// so that one failing Redis does not stop the use of another.
+func (m *Manager) breakerFor(cfg *config, d conn.Driver) *breaker {
+	if cfg.breakerFail <= 0 {
+		return nil
+	}
+	if d == cfg.driver || d == m.cfg.driver || !reflect.TypeOf(d).Comparable() {
+		return m.breaker
+	}
+	if b, ok := m.breakers.Load(d); ok {
+		return b.(*breaker)
+	}
+	b, _ := m.breakers.LoadOrStore(d, m.newBreaker(*cfg))
+	return b.(*breaker)
+}
+
+// Close stops the Manager's background work: it cancels the context of
+// loaders still running for callers that stopped waiting and of
+// stale-while-revalidate refreshes, and waits for them to return. Calls
+// after Close go straight to their loader. Close does not close any
+// driver. It is safe to call more than once.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.closeFn()
+	m.bg.Wait()
+	return nil
+}
+
+// enter registers one piece of background work; it reports false once
+// the Manager is closed.
+func (m *Manager) enter() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.bg.Add(1)
+	return true
+}
+
+func (m *Manager) isClosed() bool {
+	return m.closeCtx.Err() != nil
+}
+
+// InvalidateAll drops every entry of the function memoized under name, in
+// one O(1) command that is safe on a cluster: it increments the
+// function's generation, which every entry records, so that older entries
+// read as misses and are overwritten. Processes other than the caller see
+// it within their generation refresh interval ([WithGenerationRefresh]).
+func (m *Manager) InvalidateAll(ctx context.Context, name string) error {
+	_, err := m.bumpGeneration(ctx, &m.cfg, name)
+	return err
+}
+
+func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) (uint64, error) {
+	if err := checkName(name); err != nil {
+		return 0, err
+	}
+	d, err := conn.Resolve(ctx, cfg.driver)
+	if err != nil {
+		return 0, &Error{Op: OpResolve, Name: name, Err: err}
+	}
+	key := generationKey(cfg.prefix, name)
+	v, err := d.Do(ctx, "INCR", key)
+	if err != nil {
+		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: err}
+	}
+	n, ok := v.(int64)
+	if !ok || n < 0 {
+		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: errors.New("INCR returned a non-integer")}
+	}
+	return uint64(n), nil
+}
+
+func generationKey(prefix, name string) string { return prefix + ":" + name + ":~gen" }
+
+// report counts err and hands it to the error handler.
+func (m *Manager) report(ctx context.Context, cfg *config, op Op, name, key string, err error) {
+	switch {
+	case errors.Is(err, ErrCorruptEntry):
+		m.stats.corrupt.Add(1)
+	case op == OpEncode, op == OpBreaker:
+	default:
+		m.stats.redisErrors.Add(1)
+	}
+	if cfg.onError != nil {
+		cfg.onError(ctx, &Error{Op: op, Name: name, Key: key, Err: err})
+	}
+}
+
+// redisResult feeds the outcome of one Redis call to the breaker and the
+// error handler. It returns err unchanged.
+func (m *Manager) redisResult(ctx context.Context, cfg *config, b *breaker, op Op, name, key string, err error) error {
+	switch {
+	case err == nil, errors.Is(err, conn.ErrMiss):
+		b.success()
+	case ctx.Err() != nil:
+		// The caller gave up: that says nothing about Redis.
+		b.abandon()
+	case conn.IsReplyError(err, ""):
+		// Redis answered, with a refusal (OOM when full, WRONGTYPE for a
+		// key that is not ours): it is alive, so the breaker stays shut.
+		b.success()
+		m.report(ctx, cfg, op, name, key, err)
+	default:
+		if b.failure(time.Now().UnixNano()) {
+			m.report(ctx, cfg, OpBreaker, name, key, ErrCircuitOpen)
+		}
+		m.report(ctx, cfg, op, name, key, err)
+	}
+	return err
+}
+
+// Stats is a snapshot of a Manager's counters, summed over every function
+// memoized with it.
+type Stats struct {
+	Hits           uint64 // values served from Redis
+	StaleHits      uint64 // stale values served while a refresh ran (included in Hits)
+	NegativeHits   uint64 // cached errors served (not in Hits)
+	Misses         uint64 // lookups that found no usable entry
+	Loads          uint64 // loader calls
+	LoadErrors     uint64 // loader calls that returned an error or panicked
+	LoadPanics     uint64 // loader calls that panicked (included in LoadErrors)
+	RedisErrors    uint64 // failed Redis calls: timeouts, connection errors, refusals
+	CorruptEntries uint64 // entries that were not ours or did not decode
+	Bypassed       uint64 // calls that skipped Redis: breaker open or no connection
+	Breaker        BreakerState
+}
+
+type counters struct {
+	hits, stale, negative, misses  atomic.Uint64
+	loads, loadErrors, loadPanics  atomic.Uint64
+	redisErrors, corrupt, bypassed atomic.Uint64
+}
+
+// Stats returns the Manager's counters. They are read one by one without
+// a lock, so a snapshot taken under load may be off by the calls in
+// flight.
+func (m *Manager) Stats() Stats {
+	s := &m.stats
+	return Stats{
+		Hits:           s.hits.Load(),
+		StaleHits:      s.stale.Load(),
+		NegativeHits:   s.negative.Load(),
+		Misses:         s.misses.Load(),
+		Loads:          s.loads.Load(),
+		LoadErrors:     s.loadErrors.Load(),
+		LoadPanics:     s.loadPanics.Load(),
+		RedisErrors:    s.redisErrors.Load(),
+		CorruptEntries: s.corrupt.Load(),
+		Bypassed:       s.bypassed.Load(),
+		Breaker:        m.breaker.State(),
+	}
+}

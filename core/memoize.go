@@ -1,0 +1,225 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"unsafe"
+)
+
+// Memo is a function of one argument memoized with [Memoize]. Call it
+// with Get, as the function itself; the other methods act on its cache.
+// A struct argument carries as many values as a call needs.
+type Memo[A, V any] struct {
+	e   *engine[V]
+	fn  func(context.Context, A) (V, error)
+	enc argEncoder
+}
+
+// Memoize caches fn's results in Redis under keys
+// "<prefix>:<name>:<encoded argument>", with the Manager's settings and
+// opts on top. name identifies the function in keys, so it must be
+// unique under a prefix and stay the same across releases (a Go function
+// name is neither); it may not contain ':', '{', '}', spaces or control
+// characters.
+//
+// Memoize panics when name is invalid or when A can never be encoded in
+// a key (it holds a channel, a function or an unsafe pointer): both are
+// mistakes in the program, found when it starts.
+func Memoize[A, V any](m *Manager, name string, fn func(context.Context, A) (V, error), opts ...Option) *Memo[A, V] {
+	enc, err := encoderFor(reflect.TypeOf((*A)(nil)).Elem())
+	if err != nil {
+		panic(fmt.Errorf("redcache: Memoize(%q): %w", name, err))
+	}
+	return &Memo[A, V]{e: newEngine[V](m, name, opts), fn: fn, enc: enc}
+}
+
+// Get returns fn(ctx, a), from the cache when it holds it, calling fn and
+// storing its result otherwise. Concurrent calls with the same argument
+// share one call of fn. Redis trouble never fails Get: it returns fn's
+// result and reports the trouble (see [WithErrorHandler]). The error is
+// fn's error, ctx.Err() when ctx ends while waiting, a [*PanicError] when
+// fn panicked, a [*CachedError] from negative caching, or ErrUnsupportedKey.
+func (c *Memo[A, V]) Get(ctx context.Context, a A, opts ...CallOption) (V, error) {
+	key, err := c.Key(a)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return c.e.get(ctx, key, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, opts)
+}
+
+// Func returns Get as a plain function value, for code that takes a
+// func(context.Context, A) (V, error).
+func (c *Memo[A, V]) Func() func(context.Context, A) (V, error) {
+	return func(ctx context.Context, a A) (V, error) { return c.Get(ctx, a) }
+}
+
+// Refresh calls fn(ctx, a) without reading the cache, stores the result
+// and returns it.
+func (c *Memo[A, V]) Refresh(ctx context.Context, a A) (V, error) {
+	return c.Get(ctx, a, Refresh())
+}
+
+// Peek returns the cached value for a without calling fn. found is false
+// on a miss. A cached error (negative caching) returns found and the
+// [*CachedError]; Redis trouble returns an [*Error].
+func (c *Memo[A, V]) Peek(ctx context.Context, a A) (v V, found bool, err error) {
+	key, err := c.Key(a)
+	if err != nil {
+		return v, false, err
+	}
+	return c.e.peek(ctx, key)
+}
+
+// Invalidate deletes the cached value for a, in every process.
+func (c *Memo[A, V]) Invalidate(ctx context.Context, a A) error {
+	key, err := c.Key(a)
+	if err != nil {
+		return err
+	}
+	return c.e.invalidate(ctx, key)
+}
+
+// InvalidateAll drops the cached values for every argument in one O(1)
+// call; see [Manager.InvalidateAll].
+func (c *Memo[A, V]) InvalidateAll(ctx context.Context) error { return c.e.invalidateAll(ctx) }
+
+// Key returns the Redis key under which the value for a is cached.
+func (c *Memo[A, V]) Key(a A) (string, error) {
+	var buf [128]byte
+	b := append(buf[:0], c.e.base...)
+	start := len(b)
+	b, err := c.enc(b, unsafe.Pointer(&a))
+	if err != nil {
+		return "", fmt.Errorf("redcache: key for %s: %w", c.e.name, err)
+	}
+	return string(hashTail(b, start, c.e.cfg.maxKeyLen)), nil
+}
+
+// Name returns the name the function was memoized under.
+func (c *Memo[A, V]) Name() string { return c.e.name }
+
+// Memo0 is a function without arguments memoized with [Memoize0].
+type Memo0[V any] struct {
+	e   *engine[V]
+	fn  func(context.Context) (V, error)
+	key string
+}
+
+// Memoize0 caches the result of a function without arguments under the
+// key "<prefix>:<name>"; see [Memoize] for the rules.
+func Memoize0[V any](m *Manager, name string, fn func(context.Context) (V, error), opts ...Option) *Memo0[V] {
+	e := newEngine[V](m, name, opts)
+	return &Memo0[V]{e: e, fn: fn, key: string(e.base[:len(e.base)-1])}
+}
+
+// Get returns fn(ctx), from the cache when it holds it; see [Memo.Get].
+func (c *Memo0[V]) Get(ctx context.Context, opts ...CallOption) (V, error) {
+	return c.e.get(ctx, c.key, c.fn, opts)
+}
+
+// Func returns Get as a plain function value.
+func (c *Memo0[V]) Func() func(context.Context) (V, error) {
+	return func(ctx context.Context) (V, error) { return c.Get(ctx) }
+}
+
+// Refresh calls fn without reading the cache, stores the result and
+// returns it.
+func (c *Memo0[V]) Refresh(ctx context.Context) (V, error) { return c.Get(ctx, Refresh()) }
+
+// Peek returns the cached value without calling fn; see [Memo.Peek].
+func (c *Memo0[V]) Peek(ctx context.Context) (V, bool, error) { return c.e.peek(ctx, c.key) }
+
+// Invalidate deletes the cached value, in every process.
+func (c *Memo0[V]) Invalidate(ctx context.Context) error { return c.e.invalidate(ctx, c.key) }
+
+// Key returns the Redis key of the cached value.
+func (c *Memo0[V]) Key() string { return c.key }
+
+// Name returns the name the function was memoized under.
+func (c *Memo0[V]) Name() string { return c.e.name }
+
+// Memo2 is a function of two arguments memoized with [Memoize2].
+type Memo2[A, B, V any] struct {
+	e          *engine[V]
+	fn         func(context.Context, A, B) (V, error)
+	encA, encB argEncoder
+}
+
+// Memoize2 caches a function of two arguments under keys
+// "<prefix>:<name>:<a>,<b>"; see [Memoize] for the rules. For more
+// arguments, pass a struct to Memoize.
+func Memoize2[A, B, V any](m *Manager, name string, fn func(context.Context, A, B) (V, error), opts ...Option) *Memo2[A, B, V] {
+	encA, err := encoderFor(reflect.TypeOf((*A)(nil)).Elem())
+	if err == nil {
+		var encB argEncoder
+		if encB, err = encoderFor(reflect.TypeOf((*B)(nil)).Elem()); err == nil {
+			return &Memo2[A, B, V]{e: newEngine[V](m, name, opts), fn: fn, encA: encA, encB: encB}
+		}
+	}
+	panic(fmt.Errorf("redcache: Memoize2(%q): %w", name, err))
+}
+
+// Get returns fn(ctx, a, b), from the cache when it holds it; see
+// [Memo.Get].
+func (c *Memo2[A, B, V]) Get(ctx context.Context, a A, b B, opts ...CallOption) (V, error) {
+	key, err := c.Key(a, b)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return c.e.get(ctx, key, func(ctx context.Context) (V, error) { return c.fn(ctx, a, b) }, opts)
+}
+
+// Func returns Get as a plain function value.
+func (c *Memo2[A, B, V]) Func() func(context.Context, A, B) (V, error) {
+	return func(ctx context.Context, a A, b B) (V, error) { return c.Get(ctx, a, b) }
+}
+
+// Refresh calls fn(ctx, a, b) without reading the cache, stores the
+// result and returns it.
+func (c *Memo2[A, B, V]) Refresh(ctx context.Context, a A, b B) (V, error) {
+	return c.Get(ctx, a, b, Refresh())
+}
+
+// Peek returns the cached value without calling fn; see [Memo.Peek].
+func (c *Memo2[A, B, V]) Peek(ctx context.Context, a A, b B) (V, bool, error) {
+	key, err := c.Key(a, b)
+	if err != nil {
+		var zero V
+		return zero, false, err
+	}
+	return c.e.peek(ctx, key)
+}
+
+// Invalidate deletes the cached value for (a, b), in every process.
+func (c *Memo2[A, B, V]) Invalidate(ctx context.Context, a A, b B) error {
+	key, err := c.Key(a, b)
+	if err != nil {
+		return err
+	}
+	return c.e.invalidate(ctx, key)
+}
+
+// InvalidateAll drops the cached values for every argument; see
+// [Manager.InvalidateAll].
+func (c *Memo2[A, B, V]) InvalidateAll(ctx context.Context) error { return c.e.invalidateAll(ctx) }
+
+// Key returns the Redis key under which the value for (a, b) is cached.
+func (c *Memo2[A, B, V]) Key(a A, b B) (string, error) {
+	var buf [128]byte
+	k := append(buf[:0], c.e.base...)
+	start := len(k)
+	k, err := c.encA(k, unsafe.Pointer(&a))
+	if err == nil {
+		k, err = c.encB(append(k, ','), unsafe.Pointer(&b))
+	}
+	if err != nil {
+		return "", fmt.Errorf("redcache: key for %s: %w", c.e.name, err)
+	}
+	return string(hashTail(k, start, c.e.cfg.maxKeyLen)), nil
+}
+
+// Name returns the name the function was memoized under.
+func (c *Memo2[A, B, V]) Name() string { return c.e.name }
