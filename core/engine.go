@@ -67,48 +67,87 @@ const (
 	statusUnavailable               // Redis failed or is skipped: load, do not store
 )
 
-// get is a memoized call: the cache, then the loader, by the rules in the
-// package documentation.
-func (e *engine[V]) get(ctx context.Context, key string, load func(context.Context) (V, error), opts []CallOption) (V, error) {
+// pending is what a call has left to do once the cache was read: run
+// the loader (and store its result), or refresh a stale value in the
+// background.
+type pending struct {
+	cc    callConfig
+	d     conn.Driver
+	b     *breaker
+	gen   uint64
+	load  bool // the loader must run for the caller
+	store bool // write what the loader returns
+	stale bool // the value served is stale: reload it in the background
+}
+
+// read is the first half of a memoized call: the cache. The loader is
+// not needed yet, so a hit builds no closure for it.
+func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v V, p pending, err error) {
+	if len(opts) > 0 {
+		p.cc = callOptions(opts)
+	}
+	if err := ctx.Err(); err != nil {
+		return v, p, err
+	}
+	if p.cc.skip || e.cfg.skipCache || e.m.isClosed() {
+		p.load = true
+		return v, p, nil
+	}
+	now := time.Now().UnixNano()
+	d, b, ok := e.driver(ctx, now)
+	if !ok {
+		p.load = true
+		return v, p, nil
+	}
+	if p.cc.refresh {
+		gen, err := e.generation(ctx, d, b, now, false)
+		p.d, p.b, p.gen, p.load, p.store = d, b, gen, true, err == nil
+		return v, p, nil
+	}
+	v, gen, st, err := e.lookup(ctx, d, b, key, now)
+	switch st {
+	case statusHit:
+		e.m.stats.hits.Add(1)
+		return v, p, nil
+	case statusStale:
+		e.m.stats.hits.Add(1)
+		e.m.stats.stale.Add(1)
+		p.d, p.b, p.gen, p.stale = d, b, gen, true
+		return v, p, nil
+	case statusNegative:
+		e.m.stats.negative.Add(1)
+		return v, p, err
+	case statusUnavailable:
+		p.load = true
+		return v, p, nil
+	}
+	e.m.stats.misses.Add(1)
+	p.d, p.b, p.gen, p.load, p.store = d, b, gen, true, true
+	return v, p, nil
+}
+
+// finish is the second half of a memoized call, when read left work.
+func (e *engine[V]) finish(ctx context.Context, key string, v V, p pending, load func(context.Context) (V, error)) (V, error) {
+	switch {
+	case p.stale:
+		e.refreshInBackground(ctx, p.d, p.b, key, p.gen, load, p.cc)
+		return v, nil
+	case p.cc.skip || e.cfg.skipCache || e.m.isClosed():
+		return load(ctx)
+	}
+	return e.fill(ctx, p.d, p.b, key, p.gen, p.store, load, p.cc)
+}
+
+// callOptions applies opts; its own frame keeps the config off the heap
+// for calls without options.
+func callOptions(opts []CallOption) callConfig {
 	var cc callConfig
 	for _, o := range opts {
 		if o != nil {
 			o(&cc)
 		}
 	}
-	if cc.skip || e.cfg.skipCache || e.m.isClosed() {
-		return load(ctx)
-	}
-	now := time.Now().UnixNano()
-	d, b, ok := e.driver(ctx, now)
-	if !ok {
-		return e.fill(ctx, nil, nil, key, 0, false, load, cc)
-	}
-	if cc.refresh {
-		gen, err := e.generation(ctx, d, b, now, false)
-		if err != nil {
-			return e.fill(ctx, nil, nil, key, 0, false, load, cc)
-		}
-		return e.fill(ctx, d, b, key, gen, true, load, cc)
-	}
-	v, gen, st, err := e.lookup(ctx, d, b, key, now)
-	switch st {
-	case statusHit:
-		e.m.stats.hits.Add(1)
-		return v, nil
-	case statusStale:
-		e.m.stats.hits.Add(1)
-		e.m.stats.stale.Add(1)
-		e.refreshInBackground(ctx, d, b, key, gen, load, cc)
-		return v, nil
-	case statusNegative:
-		e.m.stats.negative.Add(1)
-		return v, err
-	case statusUnavailable:
-		return e.fill(ctx, nil, nil, key, 0, false, load, cc)
-	}
-	e.m.stats.misses.Add(1)
-	return e.fill(ctx, d, b, key, gen, true, load, cc)
+	return cc
 }
 
 // driver resolves the call's driver and asks its breaker for leave to use
@@ -253,8 +292,19 @@ func (e *engine[V]) fill(ctx context.Context, d conn.Driver, b *breaker, key str
 		// A forced refresh must not join a load that started before it.
 		flightKey = "\x00refresh:" + key
 	}
+	if ctx.Done() == nil {
+		// A caller that cannot give up leads the load on its own
+		// goroutine: no goroutine, timer or context to set up.
+		r, err, _ := e.flight.Do(flightKey, func() (any, error) {
+			return e.loadAndStore(ctx, d, b, key, gen, store, load, cc)
+		})
+		v, _ := r.(V)
+		return v, err
+	}
 	ch := e.flight.DoChan(flightKey, func() (any, error) {
-		return e.loadAndStore(ctx, d, b, key, gen, store, load, cc)
+		return e.m.detached(ctx, func(lctx context.Context) (any, error) {
+			return e.loadAndStore(lctx, d, b, key, gen, store, load, cc)
+		})
 	})
 	select {
 	case r := <-ch:
@@ -266,29 +316,36 @@ func (e *engine[V]) fill(ctx context.Context, d conn.Driver, b *breaker, key str
 	}
 }
 
-func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, store bool, load func(context.Context) (V, error), cc callConfig) (any, error) {
-	if !e.m.enter() {
-		return nil, fmt.Errorf("redcache: manager closed")
+var errClosed = errors.New("redcache: manager closed")
+
+// detached runs f as background work of the Manager, in a context that
+// keeps ctx's values but not its cancellation and that Close cancels.
+func (m *Manager) detached(ctx context.Context, f func(context.Context) (any, error)) (any, error) {
+	if !m.enter() {
+		return nil, errClosed
 	}
-	defer e.m.bg.Done()
+	defer m.bg.Done()
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(e.m.closeCtx, cancel)
+	stop := context.AfterFunc(m.closeCtx, cancel)
 	defer stop()
 	defer cancel()
+	return f(lctx)
+}
 
-	v, err := callLoader(lctx, load)
+func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, store bool, load func(context.Context) (V, error), cc callConfig) (any, error) {
+	v, err := callLoader(ctx, load)
 	e.m.stats.loads.Add(1)
 	if err != nil {
 		e.m.stats.loadErrors.Add(1)
 		if errors.Is(err, ErrPanic) {
 			e.m.stats.loadPanics.Add(1)
 		} else if store {
-			e.storeNegative(lctx, d, b, key, gen, err)
+			e.storeNegative(ctx, d, b, key, gen, err)
 		}
 		return nil, err
 	}
 	if store {
-		e.store(lctx, d, b, key, gen, v, cc)
+		e.store(ctx, d, b, key, gen, v, cc)
 	}
 	return v, nil
 }
@@ -358,7 +415,9 @@ func (e *engine[V]) save(ctx context.Context, d conn.Driver, b *breaker, key str
 // see it stale, without making any of them wait.
 func (e *engine[V]) refreshInBackground(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, load func(context.Context) (V, error), cc callConfig) {
 	e.flight.DoChan(key, func() (any, error) {
-		return e.loadAndStore(ctx, d, b, key, gen, true, load, cc)
+		return e.m.detached(ctx, func(lctx context.Context) (any, error) {
+			return e.loadAndStore(lctx, d, b, key, gen, true, load, cc)
+		})
 	})
 }
 

@@ -94,10 +94,10 @@ func (p *proxy) track(cs ...net.Conn) {
 // proxiedTargets are both drivers, talking to the test Redis through p.
 func proxiedTargets(t *testing.T, p *proxy) []target {
 	return []target{
-		{"goredis", func(t *testing.T) conn.Driver {
-			return openGoredis(t, "redis://"+p.addr()+"?max_retries=-1&dial_timeout=200ms")
+		{"goredis", func(tb testing.TB) conn.Driver {
+			return openGoredis(tb, "redis://"+p.addr()+"?max_retries=-1&dial_timeout=200ms")
 		}},
-		{"radix", func(t *testing.T) conn.Driver { return openRadix(t, "redis://"+p.addr()) }},
+		{"radix", func(tb testing.TB) conn.Driver { return openRadix(tb, "redis://"+p.addr()) }},
 	}
 }
 
@@ -153,12 +153,16 @@ func TestRedisDownAndBack(t *testing.T) {
 				get.Get(ctx, 2)
 				return m.Stats().Breaker == core.BreakerClosed
 			})
-			before := calls.n()
-			get.Get(ctx, 3)
-			get.Get(ctx, 3)
-			if calls.n() != before+1 {
-				t.Fatal("after recovery the cache does not serve hits")
-			}
+			// A pool may hold connections that died with the server; each
+			// fails once before it is replaced. Hits must come back.
+			k := 100
+			eventually(t, "hits after recovery", func() bool {
+				k++
+				before := calls.n()
+				get.Get(ctx, k)
+				get.Get(ctx, k)
+				return calls.n() == before+1
+			})
 		})
 	}
 }

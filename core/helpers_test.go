@@ -18,46 +18,46 @@ import (
 // target is one Redis the tests run against, through one driver.
 type target struct {
 	name string
-	open func(t *testing.T) conn.Driver
+	open func(tb testing.TB) conn.Driver
 }
 
 // targets are every driver on every server the test runner started:
 // go-redis and radix, standalone and cluster.
-func targets(t *testing.T) []target {
-	t.Helper()
-	addr := conntest.RedisAddr(t)
-	cluster := conntest.ClusterAddrs(t)
+func targets(tb testing.TB) []target {
+	tb.Helper()
+	addr := conntest.RedisAddr(tb)
+	cluster := conntest.ClusterAddrs(tb)
 	return []target{
-		{"goredis/standalone", func(t *testing.T) conn.Driver { return openGoredis(t, "redis://"+addr) }},
-		{"goredis/cluster", func(t *testing.T) conn.Driver {
-			return openGoredis(t, "redis+cluster://"+strings.Join(cluster, ","))
+		{"goredis/standalone", func(tb testing.TB) conn.Driver { return openGoredis(tb, "redis://"+addr) }},
+		{"goredis/cluster", func(tb testing.TB) conn.Driver {
+			return openGoredis(tb, "redis+cluster://"+strings.Join(cluster, ","))
 		}},
-		{"radix/standalone", func(t *testing.T) conn.Driver { return openRadix(t, "redis://"+addr) }},
-		{"radix/cluster", func(t *testing.T) conn.Driver {
-			return openRadix(t, "redis+cluster://"+strings.Join(cluster, ","))
+		{"radix/standalone", func(tb testing.TB) conn.Driver { return openRadix(tb, "redis://"+addr) }},
+		{"radix/cluster", func(tb testing.TB) conn.Driver {
+			return openRadix(tb, "redis+cluster://"+strings.Join(cluster, ","))
 		}},
 	}
 }
 
-func openGoredis(t *testing.T, url string) conn.Driver {
-	t.Helper()
+func openGoredis(tb testing.TB, url string) conn.Driver {
+	tb.Helper()
 	d, err := goredis.Open(url)
 	if err != nil {
-		t.Fatalf("goredis.Open(%s): %v", url, err)
+		tb.Fatalf("goredis.Open(%s): %v", url, err)
 	}
-	t.Cleanup(func() { _ = d.Close() })
+	tb.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
-func openRadix(t *testing.T, url string) conn.Driver {
-	t.Helper()
+func openRadix(tb testing.TB, url string) conn.Driver {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d, err := radix.Open(ctx, url)
 	if err != nil {
-		t.Fatalf("radix.Open(%s): %v", url, err)
+		tb.Fatalf("radix.Open(%s): %v", url, err)
 	}
-	t.Cleanup(func() { _ = d.Close() })
+	tb.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
@@ -70,8 +70,8 @@ func eachTarget(t *testing.T, fn func(t *testing.T, d conn.Driver)) {
 }
 
 // uniquePrefix keeps tests apart on a shared server.
-func uniquePrefix(t *testing.T) string {
-	t.Helper()
+func uniquePrefix(tb testing.TB) string {
+	tb.Helper()
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
 	return "coretest-" + hex.EncodeToString(b)
@@ -132,3 +132,4 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+

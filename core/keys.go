@@ -52,65 +52,70 @@ var (
 	timeType        = reflect.TypeOf(time.Time{})
 )
 
-// argEncoder appends the encoding of the argument at p (a pointer to an A).
-type argEncoder func(dst []byte, p unsafe.Pointer) ([]byte, error)
+// argEncoder encodes the arguments of one type. Types of a basic kind are
+// encoded inline by appendArg, reading the value through a pointer
+// without boxing it in an interface (which would allocate on every call);
+// everything else goes through reflection.
+type argEncoder struct {
+	kind reflect.Kind // the kind appendArg encodes inline, or reflect.Invalid
+	typ  reflect.Type
+}
 
-// encoderFor builds the encoder for type t once, at Memoize time. Types
-// of a basic kind get an encoder that reads the value through the pointer
-// without boxing it in an interface, which would allocate on every call;
-// everything else goes through reflection. It fails for types that can
-// never be encoded.
+// encoderFor builds the encoder for type t once, at Memoize time. It
+// fails for types that can never be encoded.
 func encoderFor(t reflect.Type) (argEncoder, error) {
 	if err := checkType(t, map[reflect.Type]bool{}); err != nil {
-		return nil, err
+		return argEncoder{}, err
 	}
+	enc := argEncoder{typ: t}
 	if t.Kind() != reflect.Interface && !t.Implements(keyAppenderType) && !reflect.PointerTo(t).Implements(keyAppenderType) {
 		switch t.Kind() {
-		case reflect.String:
-			return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
-				return appendString(dst, 's', *(*string)(p)), nil
-			}, nil
-		case reflect.Int:
-			return intEncoder(func(p unsafe.Pointer) int64 { return int64(*(*int)(p)) }), nil
-		case reflect.Int8:
-			return intEncoder(func(p unsafe.Pointer) int64 { return int64(*(*int8)(p)) }), nil
-		case reflect.Int16:
-			return intEncoder(func(p unsafe.Pointer) int64 { return int64(*(*int16)(p)) }), nil
-		case reflect.Int32:
-			return intEncoder(func(p unsafe.Pointer) int64 { return int64(*(*int32)(p)) }), nil
-		case reflect.Int64:
-			return intEncoder(func(p unsafe.Pointer) int64 { return *(*int64)(p) }), nil
-		case reflect.Uint:
-			return uintEncoder(func(p unsafe.Pointer) uint64 { return uint64(*(*uint)(p)) }), nil
-		case reflect.Uint8:
-			return uintEncoder(func(p unsafe.Pointer) uint64 { return uint64(*(*uint8)(p)) }), nil
-		case reflect.Uint16:
-			return uintEncoder(func(p unsafe.Pointer) uint64 { return uint64(*(*uint16)(p)) }), nil
-		case reflect.Uint32:
-			return uintEncoder(func(p unsafe.Pointer) uint64 { return uint64(*(*uint32)(p)) }), nil
-		case reflect.Uint64:
-			return uintEncoder(func(p unsafe.Pointer) uint64 { return *(*uint64)(p) }), nil
-		case reflect.Bool:
-			return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
-				return appendBool(dst, *(*bool)(p)), nil
-			}, nil
+		case reflect.String, reflect.Bool,
+			reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			enc.kind = t.Kind()
 		}
 	}
-	return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
-		return appendValue(dst, reflect.NewAt(t, p).Elem(), 0)
-	}, nil
+	return enc, nil
 }
 
-func intEncoder(get func(unsafe.Pointer) int64) argEncoder {
-	return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
-		return strconv.AppendInt(append(dst, 'i'), get(p), 10), nil
+// appendArg appends the encoding of *a. The fast path reads *a through
+// unsafe pointers of its exact kind, which encoderFor checked; neither a
+// nor dst escapes, so the caller's buffer stays on its stack.
+func appendArg[A any](dst []byte, enc *argEncoder, a *A) ([]byte, error) {
+	p := unsafe.Pointer(a)
+	switch enc.kind {
+	case reflect.String:
+		return appendString(dst, 's', *(*string)(p)), nil
+	case reflect.Bool:
+		return appendBool(dst, *(*bool)(p)), nil
+	case reflect.Int:
+		return strconv.AppendInt(append(dst, 'i'), int64(*(*int)(p)), 10), nil
+	case reflect.Int8:
+		return strconv.AppendInt(append(dst, 'i'), int64(*(*int8)(p)), 10), nil
+	case reflect.Int16:
+		return strconv.AppendInt(append(dst, 'i'), int64(*(*int16)(p)), 10), nil
+	case reflect.Int32:
+		return strconv.AppendInt(append(dst, 'i'), int64(*(*int32)(p)), 10), nil
+	case reflect.Int64:
+		return strconv.AppendInt(append(dst, 'i'), *(*int64)(p), 10), nil
+	case reflect.Uint:
+		return strconv.AppendUint(append(dst, 'u'), uint64(*(*uint)(p)), 10), nil
+	case reflect.Uint8:
+		return strconv.AppendUint(append(dst, 'u'), uint64(*(*uint8)(p)), 10), nil
+	case reflect.Uint16:
+		return strconv.AppendUint(append(dst, 'u'), uint64(*(*uint16)(p)), 10), nil
+	case reflect.Uint32:
+		return strconv.AppendUint(append(dst, 'u'), uint64(*(*uint32)(p)), 10), nil
+	case reflect.Uint64:
+		return strconv.AppendUint(append(dst, 'u'), *(*uint64)(p), 10), nil
 	}
-}
-
-func uintEncoder(get func(unsafe.Pointer) uint64) argEncoder {
-	return func(dst []byte, p unsafe.Pointer) ([]byte, error) {
-		return strconv.AppendUint(append(dst, 'u'), get(p), 10), nil
-	}
+	// Reflection works on a copy and a buffer of its own, so that the
+	// fast path above keeps its zero allocations.
+	cp := new(A)
+	*cp = *a
+	b, err := appendValue(nil, reflect.ValueOf(cp).Elem(), 0)
+	return append(dst, b...), err
 }
 
 // checkType refuses, at Memoize time, types that can never be encoded.

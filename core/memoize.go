@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"unsafe"
 )
 
 // Memo is a function of one argument memoized with [Memoize]. Call it
@@ -46,7 +45,11 @@ func (c *Memo[A, V]) Get(ctx context.Context, a A, opts ...CallOption) (V, error
 		var zero V
 		return zero, err
 	}
-	return c.e.get(ctx, key, func(ctx context.Context) (V, error) { return c.fn(ctx, a) }, opts)
+	v, p, err := c.e.read(ctx, key, opts)
+	if !p.load && !p.stale {
+		return v, err
+	}
+	return c.e.finish(ctx, key, v, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a) })
 }
 
 // Func returns Get as a plain function value, for code that takes a
@@ -90,7 +93,7 @@ func (c *Memo[A, V]) Key(a A) (string, error) {
 	var buf [128]byte
 	b := append(buf[:0], c.e.base...)
 	start := len(b)
-	b, err := c.enc(b, unsafe.Pointer(&a))
+	b, err := appendArg(b, &c.enc, &a)
 	if err != nil {
 		return "", fmt.Errorf("redcache: key for %s: %w", c.e.name, err)
 	}
@@ -116,7 +119,11 @@ func Memoize0[V any](m *Manager, name string, fn func(context.Context) (V, error
 
 // Get returns fn(ctx), from the cache when it holds it; see [Memo.Get].
 func (c *Memo0[V]) Get(ctx context.Context, opts ...CallOption) (V, error) {
-	return c.e.get(ctx, c.key, c.fn, opts)
+	v, p, err := c.e.read(ctx, c.key, opts)
+	if !p.load && !p.stale {
+		return v, err
+	}
+	return c.e.finish(ctx, c.key, v, p, c.fn)
 }
 
 // Func returns Get as a plain function value.
@@ -169,7 +176,11 @@ func (c *Memo2[A, B, V]) Get(ctx context.Context, a A, b B, opts ...CallOption) 
 		var zero V
 		return zero, err
 	}
-	return c.e.get(ctx, key, func(ctx context.Context) (V, error) { return c.fn(ctx, a, b) }, opts)
+	v, p, err := c.e.read(ctx, key, opts)
+	if !p.load && !p.stale {
+		return v, err
+	}
+	return c.e.finish(ctx, key, v, p, func(ctx context.Context) (V, error) { return c.fn(ctx, a, b) })
 }
 
 // Func returns Get as a plain function value.
@@ -211,9 +222,9 @@ func (c *Memo2[A, B, V]) Key(a A, b B) (string, error) {
 	var buf [128]byte
 	k := append(buf[:0], c.e.base...)
 	start := len(k)
-	k, err := c.encA(k, unsafe.Pointer(&a))
+	k, err := appendArg(k, &c.encA, &a)
 	if err == nil {
-		k, err = c.encB(append(k, ','), unsafe.Pointer(&b))
+		k, err = appendArg(append(k, ','), &c.encB, &b)
 	}
 	if err != nil {
 		return "", fmt.Errorf("redcache: key for %s: %w", c.e.name, err)

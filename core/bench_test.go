@@ -1,0 +1,137 @@
+package core_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/redcache/redcache/codec"
+	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/core"
+)
+
+// benchValue is about 1 KiB once encoded.
+type benchValue struct {
+	ID          int
+	Name        string
+	Price       float64
+	Tags        []string
+	Description string
+}
+
+func newBenchValue() benchValue {
+	return benchValue{ID: 7, Name: "Widget", Price: 9.5, Tags: []string{"a", "b", "c"}, Description: strings.Repeat("x", 900)}
+}
+
+// benchDrivers are the standalone targets: a cluster adds a hop, not a
+// different code path in core.
+func benchDrivers(b *testing.B) []target {
+	var out []target
+	for _, tg := range targets(b) {
+		if strings.HasSuffix(tg.name, "standalone") {
+			out = append(out, tg)
+		}
+	}
+	return out
+}
+
+// BenchmarkHit compares a memoized hit with what it replaces at the
+// least: a driver GET plus a decode of the same bytes. The difference is
+// the memoizer's own cost: key, header, checksum, generation, breaker,
+// stats.
+func BenchmarkHit(b *testing.B) {
+	for _, cd := range []codec.Codec{codec.Gob, codec.JSON} {
+		for _, tg := range benchDrivers(b) {
+			b.Run(cd.Name()+"/"+tg.name+"/memoized", func(b *testing.B) {
+				d := tg.open(b)
+				ctx := context.Background()
+				m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(b)), core.WithCodec(cd))
+				get := core.Memoize(m, "bench", func(context.Context, int) (benchValue, error) { return newBenchValue(), nil })
+				if _, err := get.Get(ctx, 7); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := get.Get(ctx, 7); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				// A miss here means a Redis call timed out on a busy machine:
+				// report it rather than fail, the figure says how far to trust.
+				b.ReportMetric(float64(m.Stats().Loads-1), "reloads")
+			})
+			b.Run(cd.Name()+"/"+tg.name+"/get+decode", func(b *testing.B) {
+				d := tg.open(b)
+				ctx := context.Background()
+				key := uniquePrefix(b) + ":plain"
+				data, _ := cd.Marshal(newBenchValue())
+				if err := d.Set(ctx, key, data, 0); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					raw, err := d.Get(ctx, key)
+					if err != nil {
+						b.Fatal(err)
+					}
+					var v benchValue
+					if err := cd.Unmarshal(raw, &v); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkHitParallel is the hit path from many goroutines, where
+// radix's implicit pipelining shows.
+func BenchmarkHitParallel(b *testing.B) {
+	for _, tg := range benchDrivers(b) {
+		b.Run(tg.name, func(b *testing.B) {
+			d := tg.open(b)
+			ctx := context.Background()
+			m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(b)))
+			get := core.Memoize(m, "bench", func(context.Context, int) (benchValue, error) { return newBenchValue(), nil })
+			get.Get(ctx, 7)
+			b.ReportAllocs()
+			b.SetParallelism(32) // 32 x GOMAXPROCS goroutines
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := get.Get(ctx, 7); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkBreakerOpen is the cost of a call while Redis is being
+// skipped: the loader's cost plus next to nothing.
+func BenchmarkBreakerOpen(b *testing.B) {
+	m := core.New(core.WithDriver(deadDriver{}), core.WithBreaker(1, 1<<62))
+	get := core.Memoize(m, "dead", func(context.Context, int) (int, error) { return 1, nil })
+	ctx := context.Background()
+	get.Get(ctx, 1) // opens the breaker
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		get.Get(ctx, 1)
+	}
+}
+
+// deadDriver fails every call, as a Redis that is gone.
+type deadDriver struct{ conn.Driver }
+
+func (deadDriver) Get(context.Context, string) ([]byte, error) { return nil, errDead }
+
+var errDead = &deadErr{}
+
+type deadErr struct{}
+
+func (*deadErr) Error() string { return "connection refused" }
