@@ -26,6 +26,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	closed   bool
+	closing  atomic.Bool // closed, readable on the hot path without the lock
 	bg       sync.WaitGroup
 	closeCtx context.Context
 	closeFn  context.CancelFunc
@@ -61,7 +62,9 @@ func (m *Manager) breakerFor(cfg *config, d conn.Driver) *breaker {
 	if cfg.breakerFail <= 0 {
 		return nil
 	}
-	if d == cfg.driver || d == m.cfg.driver || !reflect.TypeOf(d).Comparable() {
+	// Comparing or hashing a driver whose type is not comparable would
+	// panic: such drivers share the Manager's breaker.
+	if !reflect.TypeOf(d).Comparable() || d == cfg.driver || d == m.cfg.driver {
 		return m.breaker
 	}
 	if b, ok := m.breakers.Load(d); ok {
@@ -79,6 +82,7 @@ func (m *Manager) breakerFor(cfg *config, d conn.Driver) *breaker {
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
+	m.closing.Store(true)
 	m.mu.Unlock()
 	m.closeFn()
 	m.bg.Wait()
@@ -97,9 +101,7 @@ func (m *Manager) enter() bool {
 	return true
 }
 
-func (m *Manager) isClosed() bool {
-	return m.closeCtx.Err() != nil
-}
+func (m *Manager) isClosed() bool { return m.closing.Load() }
 
 // InvalidateAll drops every entry of the function memoized under name, in
 // one O(1) command that is safe on a cluster: it increments the
@@ -173,17 +175,17 @@ func (m *Manager) redisResult(ctx context.Context, cfg *config, b *breaker, op O
 // Stats is a snapshot of a Manager's counters, summed over every function
 // memoized with it.
 type Stats struct {
-	Hits           uint64 // values served from Redis
-	StaleHits      uint64 // stale values served while a refresh ran (included in Hits)
-	NegativeHits   uint64 // cached errors served (not in Hits)
-	Misses         uint64 // lookups that found no usable entry
-	Loads          uint64 // loader calls
-	LoadErrors     uint64 // loader calls that returned an error or panicked
-	LoadPanics     uint64 // loader calls that panicked (included in LoadErrors)
-	RedisErrors    uint64 // failed Redis calls: timeouts, connection errors, refusals
-	CorruptEntries uint64 // entries that were not ours or did not decode
-	Bypassed       uint64 // calls that skipped Redis: breaker open or no connection
-	Breaker        BreakerState
+	Hits           uint64       // values served from Redis
+	StaleHits      uint64       // stale values served while a refresh ran (included in Hits)
+	NegativeHits   uint64       // cached errors served (not in Hits)
+	Misses         uint64       // lookups that found no usable entry
+	Loads          uint64       // loader calls
+	LoadErrors     uint64       // loader calls that returned an error or panicked
+	LoadPanics     uint64       // loader calls that panicked (included in LoadErrors)
+	RedisErrors    uint64       // failed Redis calls: timeouts, connection errors, refusals
+	CorruptEntries uint64       // entries that were not ours or did not decode
+	Bypassed       uint64       // calls that skipped Redis: breaker open or no connection
+	Breaker        BreakerState // the least healthy breaker, when calls resolve several drivers
 }
 
 type counters struct {
@@ -208,6 +210,22 @@ func (m *Manager) Stats() Stats {
 		RedisErrors:    s.redisErrors.Load(),
 		CorruptEntries: s.corrupt.Load(),
 		Bypassed:       s.bypassed.Load(),
-		Breaker:        m.breaker.State(),
+		Breaker:        m.breakerState(),
 	}
+}
+
+// breakerState is the least healthy state among the Manager's breakers:
+// open beats half-open beats closed.
+func (m *Manager) breakerState() BreakerState {
+	worst := m.breaker.State()
+	rank := func(s BreakerState) int {
+		return map[BreakerState]int{BreakerClosed: 0, BreakerHalfOpen: 1, BreakerOpen: 2}[s]
+	}
+	m.breakers.Range(func(_, b any) bool {
+		if s := b.(*breaker).State(); rank(s) > rank(worst) {
+			worst = s
+		}
+		return true
+	})
+	return worst
 }
