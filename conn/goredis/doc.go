@@ -1,0 +1,66 @@
+// Package goredis is the redcache driver over go-redis v9
+// ([github.com/redis/go-redis/v9]): a [conn.Driver] that sends its
+// commands through a [redis.UniversalClient], so it works with a single
+// server, a Redis Cluster, a Sentinel-managed primary, a ring of shards,
+// TLS and ACL users, whatever go-redis supports.
+//
+// # Getting a driver
+//
+// [Open] builds a go-redis client from a URL and owns it:
+//
+//	d, err := goredis.Open("redis://localhost:6379/0")
+//	d, err := goredis.Open("rediss://user:secret@cache.example.com:6380")
+//	d, err := goredis.Open("redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000")
+//	d, err := goredis.Open("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379?master_name=mymaster")
+//	defer d.Close() // closes the client too
+//
+// [New] wraps a client you built yourself, for everything a URL cannot
+// say (TLS certificates, a credentials provider, hooks, tracing), and
+// leaves it open when the driver is closed unless [WithCloseClient] hands
+// it over:
+//
+//	rdb := redis.NewClusterClient(&redis.ClusterOptions{
+//		Addrs:                 addrs,
+//		ContextTimeoutEnabled: true, // let contexts bound every call
+//	})
+//	d := goredis.New(rdb)
+//
+// Set ContextTimeoutEnabled on such a client: without it go-redis ignores
+// a context's deadline once a command is on the wire, and a slow server
+// holds the caller for the client's ReadTimeout instead.
+//
+// # Behaviour
+//
+// The driver follows the [conn.Driver] contract and passes the
+// [github.com/redcache/redcache/conn/conntest] suite on a single server
+// and on a cluster. What it adds to go-redis:
+//
+//   - A missing key is [conn.ErrMiss] (go-redis says redis.Nil), an error
+//     reply is a [*conn.ReplyError], a call on a closed driver is
+//     [conn.ErrClosed], and a call whose context ended wraps
+//     [context.Canceled] or [context.DeadlineExceeded] (go-redis reports
+//     some of those as network timeouts).
+//   - On a cluster, MGet and Del group their keys by hash slot and send
+//     one command per slot in a single pipeline, where go-redis alone
+//     would get CROSSSLOT; values come back in the order of the keys.
+//     Pipelines are split per node by go-redis. A PUBLISH sent with Do
+//     goes to the node that owns the channel's slot, so that messages of
+//     one channel keep their order (on a ring, to the channel's shard,
+//     the only one its subscribers hear).
+//   - [Driver.Do], [Driver.Pipeline] and [Driver.Eval] return RESP2-shaped
+//     values whatever the client's protocol: RESP3 maps become alternating
+//     key/value slices (ordered by key, since go-redis hands them over as
+//     Go maps), doubles become strings as Redis prints them, booleans
+//     become 1 or 0. RESP3 also changes the layout of a few replies (for
+//     example ZRANGE WITHSCORES nests its pairs); clients from Open use
+//     RESP2, which avoids both.
+//   - A time.Duration argument is sent in milliseconds and a bool as 1 or
+//     0; an argument of another type than the contract lists is refused
+//     with [ErrBadArgs] before anything is sent.
+//   - [Driver.ForEachNode] visits the primaries of a cluster (or the
+//     shards of a ring) one at a time.
+//
+// go-redis itself writes a few diagnostics to its own logger (for example
+// when a cluster meets a command it does not know); redis.SetLogger
+// controls it. This package never logs.
+package goredis

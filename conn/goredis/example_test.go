@@ -1,0 +1,103 @@
+package goredis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/goredis"
+	"github.com/redis/go-redis/v9"
+)
+
+// The examples need a Redis server, so they are compiled but not run.
+
+func Example() {
+	d, err := goredis.Open("redis://localhost:6379/0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	if err := conn.Use(d); err != nil { // make it redcache's connection
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := d.Set(ctx, "greeting", []byte("hello"), time.Minute); err != nil {
+		log.Fatal(err)
+	}
+	v, err := d.Get(ctx, "greeting")
+	switch {
+	case errors.Is(err, conn.ErrMiss):
+		fmt.Println("not cached")
+	case err != nil:
+		log.Fatal(err)
+	default:
+		fmt.Printf("%s\n", v)
+	}
+}
+
+func ExampleNew() {
+	rdb := redis.NewClient(&redis.Options{
+		Addr:                  "localhost:6379",
+		ContextTimeoutEnabled: true, // needed for contexts to bound every call
+	})
+	defer rdb.Close() // the client stays ours: the driver does not close it
+
+	d := goredis.New(rdb)
+	defer d.Close()
+	_ = conn.Use(d)
+}
+
+func ExampleOpen_cluster() {
+	// A few nodes are enough: go-redis discovers the rest.
+	d, err := goredis.Open("redis+cluster://10.0.0.1:7000,10.0.0.2:7000?read_timeout=500ms")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	// MGet works across hash slots; the driver splits it per slot.
+	vals, err := d.MGet(context.Background(), "user:1", "user:2", "user:3")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(vals))
+}
+
+func ExampleOpen_sentinel() {
+	// The sentinels, and the name of the primary they watch. The password
+	// in the query is the primary's; one before the hosts would be the
+	// sentinels'.
+	d, err := goredis.Open("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/0?master_name=mymaster&password=s3cret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+}
+
+func ExampleDriver_ForEachNode() {
+	d, err := goredis.Open("redis+cluster://10.0.0.1:7000")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	// Count the keys of the whole cluster, one primary at a time.
+	var total int64
+	err = d.ForEachNode(context.Background(), func(ctx context.Context, node conn.Driver) error {
+		n, err := node.Do(ctx, "DBSIZE")
+		if err != nil {
+			return err
+		}
+		total += n.(int64)
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(total)
+}

@@ -1,0 +1,196 @@
+package goredis
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Open returns a Driver over a new go-redis client described by rawURL.
+// The driver owns the client: [Driver.Close] closes it. Open does not
+// connect; the first command does (send a PING with [Driver.Do] to check
+// the address early).
+//
+// The scheme picks the kind of client:
+//
+//	redis://[user:password@]host[:port][/db][?option=value...]
+//	rediss://...                        the same over TLS
+//	unix://[user:password@]/path/to/redis.sock[?db=N&option=value...]
+//	redis+cluster://[user:password@]host:port[,host:port...][?option=value...]
+//	rediss+cluster://...                the same over TLS
+//	redis+sentinel://[user:password@]host:port[,host:port...][/db]?master_name=NAME[&option=value...]
+//	rediss+sentinel://...               the same over TLS
+//
+// A single node (redis, rediss, unix) is parsed by [redis.ParseURL]; the
+// port defaults to 6379 and the database to 0. A cluster is given by one
+// or more of its nodes, separated by commas (go-redis's addr=host:port
+// query parameter works too); go-redis finds the other nodes itself. A
+// Sentinel setup is given by its sentinels, separated by commas, and the
+// name of the monitored master in master_name; the user and password in
+// the URL are the sentinels' own, the master's go in the username and
+// password query parameters, as [redis.ParseFailoverURL] reads them.
+//
+// The query parameters are go-redis's options in snake case, such as
+// dial_timeout=2s, read_timeout=500ms, pool_size=20, client_name=web or
+// protocol=3; an unknown parameter is an error. Open always sets
+// ContextTimeoutEnabled, so that a context's deadline bounds every call,
+// and uses RESP2 unless protocol=3 asks for RESP3 (RESP2 keeps the
+// server's order in map replies of [Driver.Do]).
+//
+// Anything a URL cannot say (a custom TLS configuration, a credentials
+// provider, hooks) is set up on a go-redis client given to [New].
+//
+// A URL Open cannot use returns an error that wraps [ErrBadURL]; the error
+// does not repeat the URL, so it never shows a password.
+func Open(rawURL string, opts ...Option) (*Driver, error) {
+	client, err := newClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	d := New(client, opts...)
+	d.owns = true
+	return d, nil
+}
+
+const schemes = "redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel://"
+
+// target is a parsed URL: the options of exactly one kind of client.
+type target struct {
+	single   *redis.Options
+	cluster  *redis.ClusterOptions
+	failover *redis.FailoverOptions
+}
+
+// newClient builds the go-redis client that rawURL describes.
+func newClient(rawURL string) (redis.UniversalClient, error) {
+	t, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case t.cluster != nil:
+		return redis.NewClusterClient(t.cluster), nil
+	case t.failover != nil:
+		return redis.NewFailoverClient(t.failover), nil
+	}
+	return redis.NewClient(t.single), nil
+}
+
+// parseURL reads rawURL into the options of a go-redis client, with the
+// settings Open adds: ContextTimeoutEnabled, and RESP2 unless the URL asks
+// for a protocol.
+func parseURL(rawURL string) (target, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return target{}, badURL(errors.New("no scheme; use " + schemes))
+	}
+	base, kind, _ := strings.Cut(strings.ToLower(scheme), "+")
+	switch {
+	case (base == "redis" || base == "rediss") && (kind == "" || kind == "cluster" || kind == "sentinel"):
+	case base == "unix" && kind == "":
+	default:
+		return target{}, badURL(fmt.Errorf("unknown scheme %q; use %s", scheme, schemes))
+	}
+
+	// The authority ends where url.Parse ends it; its hosts are listed
+	// after the last '@'.
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	userinfo, hostlist := "", authority
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		userinfo, hostlist = authority[:i+1], authority[i+1:]
+	}
+	hosts := strings.Split(hostlist, ",")
+	if len(hosts) > 1 {
+		if kind == "" {
+			return target{}, badURL(errors.New("several addresses need redis+cluster:// or redis+sentinel://"))
+		}
+		for _, h := range hosts {
+			if h == "" {
+				return target{}, badURL(errors.New("empty address in the list of hosts"))
+			}
+		}
+	}
+	single := base + "://" + userinfo + hosts[0] + tail
+
+	switch kind {
+	case "":
+		o, err := redis.ParseURL(single)
+		if err != nil {
+			return target{}, badURL(err)
+		}
+		o.ContextTimeoutEnabled = true
+		if o.Protocol == 0 {
+			o.Protocol = 2
+		}
+		return target{single: o}, nil
+
+	case "cluster":
+		u, err := withAddrs(single, hosts[1:])
+		if err != nil {
+			return target{}, err
+		}
+		if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
+			return target{}, badURL(errors.New("a cluster has no database but 0; drop the path"))
+		}
+		o, err := redis.ParseClusterURL(u.String())
+		if err != nil {
+			return target{}, badURL(err)
+		}
+		o.ContextTimeoutEnabled = true
+		if o.Protocol == 0 {
+			o.Protocol = 2
+		}
+		return target{cluster: o}, nil
+
+	default: // "sentinel"
+		u, err := withAddrs(single, hosts[1:])
+		if err != nil {
+			return target{}, err
+		}
+		o, err := redis.ParseFailoverURL(u.String())
+		if err != nil {
+			return target{}, badURL(err)
+		}
+		if o.MasterName == "" {
+			return target{}, badURL(errors.New("a sentinel URL needs master_name=NAME"))
+		}
+		o.ContextTimeoutEnabled = true
+		if o.Protocol == 0 {
+			o.Protocol = 2
+		}
+		return target{failover: o}, nil
+	}
+}
+
+// withAddrs parses rawURL and adds hosts to it as go-redis's addr query
+// parameters, ahead of those it has.
+func withAddrs(rawURL string, hosts []string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, badURL(err)
+	}
+	if len(hosts) > 0 {
+		q := u.Query()
+		q["addr"] = append(slices.Clone(hosts), q["addr"]...)
+		u.RawQuery = q.Encode()
+	}
+	return u, nil
+}
+
+// badURL wraps err in ErrBadURL, leaving out the URL that url.Parse puts in
+// its errors, which may hold a password.
+func badURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("%w: %w", ErrBadURL, err)
+}
