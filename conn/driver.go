@@ -14,11 +14,22 @@ import (
 // [Driver.Eval], whose replies are plain Go values (see [Driver.Do]).
 //
 // Implementations must be safe for concurrent use, must honour the
-// context's cancellation and deadline on every call, and must report a
+// context on every call, and must report a
 // missing key as [ErrMiss], never as an empty value: an empty value is a
 // value. On a Redis Cluster, multi-key calls ([Driver.MGet], [Driver.Del])
 // and pipelines work across hash slots; the driver splits them per slot and
 // puts the replies back in order.
+//
+// The context's deadline bounds the whole call, network included. Its
+// cancellation is honoured before the command is sent and while the call
+// waits for a connection; once a command is on the wire, some client
+// libraries (go-redis) can only stop at the deadline or their read
+// timeout, so give calls that may block on the server a deadline.
+//
+// [Driver.Do] replies have the Go types of its table with either protocol;
+// their layout follows the protocol (RESP3 nests some replies, such as
+// ZRANGE WITHSCORES, that RESP2 flattens), which is why both drivers
+// speak RESP2 unless told otherwise.
 //
 // The conformance suite in [github.com/redcache/redcache/conn/conntest]
 // states these rules as tests; every driver passes it.
