@@ -47,6 +47,7 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	}
 	e.base = []byte(e.cfg.prefix + ":" + name + ":")
 	e.genKey = generationKey(e.cfg.prefix, name)
+	m.register(e.cfg.prefix+":"+name, e)
 	if e.cfg.beforeSave == nil && e.cfg.afterLoad == nil {
 		// The codec ID is recorded only when the codec does both steps,
 		// so that entries of another codec read as foreign.
@@ -435,10 +436,13 @@ func (e *engine[V]) invalidate(ctx context.Context, key string) error {
 
 // invalidateAll bumps the generation and adopts it at once in this process.
 func (e *engine[V]) invalidateAll(ctx context.Context) error {
-	gen, err := e.m.bumpGeneration(ctx, &e.cfg, e.name)
-	if err != nil {
-		return err
-	}
+	_, err := e.m.bumpGeneration(ctx, &e.cfg, e.name)
+	return err
+}
+
+// adoptGeneration makes gen, just written by this process, the current
+// generation at once.
+func (e *engine[V]) adoptGeneration(gen uint64) {
 	for {
 		cur := e.gen.Load()
 		if cur >= gen || e.gen.CompareAndSwap(cur, gen) {
@@ -446,7 +450,6 @@ func (e *engine[V]) invalidateAll(ctx context.Context) error {
 		}
 	}
 	e.genSeen.Store(time.Now().UnixNano())
-	return nil
 }
 
 // peek reads the entry under key without loading. A Redis failure is

@@ -25,6 +25,7 @@ type Manager struct {
 	breakers sync.Map // conn.Driver -> *breaker, for resolved drivers
 
 	mu       sync.Mutex
+	engines  map[string][]generationHolder // memoized functions by name, for InvalidateAll
 	closed   bool
 	closing  atomic.Bool // closed, readable on the hot path without the lock
 	bg       sync.WaitGroup
@@ -113,6 +114,21 @@ func (m *Manager) InvalidateAll(ctx context.Context, name string) error {
 	return err
 }
 
+// generationHolder is a memoized function's view of its generation.
+type generationHolder interface {
+	adoptGeneration(gen uint64)
+}
+
+// register records e under name, so that InvalidateAll reaches it at once.
+func (m *Manager) register(name string, e generationHolder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.engines == nil {
+		m.engines = map[string][]generationHolder{}
+	}
+	m.engines[name] = append(m.engines[name], e)
+}
+
 func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) (uint64, error) {
 	if err := checkName(name); err != nil {
 		return 0, err
@@ -129,6 +145,13 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 	n, ok := v.(int64)
 	if !ok || n < 0 {
 		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: errors.New("INCR returned a non-integer")}
+	}
+	// Functions of this Manager under the same prefix see it at once.
+	m.mu.Lock()
+	holders := m.engines[cfg.prefix+":"+name]
+	m.mu.Unlock()
+	for _, h := range holders {
+		h.adoptGeneration(uint64(n))
 	}
 	return uint64(n), nil
 }

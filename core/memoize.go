@@ -22,6 +22,10 @@ type Memo[A, V any] struct {
 // name is neither); it may not contain ':', '{', '}', spaces or control
 // characters.
 //
+// Call Memoize once per function, when the program starts (a package
+// variable or a constructor), not per call: the Manager keeps every
+// memoized function so that [Manager.InvalidateAll] reaches it at once.
+//
 // Memoize panics when name is invalid or when A can never be encoded in
 // a key (it holds a channel, a function or an unsafe pointer): both are
 // mistakes in the program, found when it starts.

@@ -466,13 +466,18 @@ func TestInvalidate(t *testing.T) {
 		if _, err := getOther.Get(ctx, 4); err != nil || calls.n() != 11 {
 			t.Fatalf("other process: calls = %d, want 11", calls.n())
 		}
-		// Invalidation by name, as the redcache command does it.
+		// Invalidation by name, as the redcache command does it, reaches
+		// the Manager's own functions at once.
 		if err := m.InvalidateAll(ctx, "inv"); err != nil {
 			t.Fatal(err)
 		}
+		get.Get(ctx, 1)
+		if calls.n() != 12 {
+			t.Fatalf("Manager.InvalidateAll: the same process still served the old entry (calls %d)", calls.n())
+		}
 		fresh := core.New(core.WithDriver(d), core.WithPrefix(prefix))
 		core.Memoize(fresh, "inv", load).Get(ctx, 0)
-		if calls.n() != 12 {
+		if calls.n() != 13 {
 			t.Fatalf("Manager.InvalidateAll did not drop the entries (calls %d)", calls.n())
 		}
 	})
