@@ -1,0 +1,89 @@
+package radix_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	rdx "github.com/mediocregopher/radix/v4"
+	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
+	"github.com/redcache/redcache/conn/radix"
+)
+
+func openT(t testing.TB, url string, opts ...radix.Option) *radix.Driver {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := radix.Open(ctx, url, opts...)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", url, err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func clusterURL(addrs []string) string {
+	u := "redis://" + addrs[0]
+	for i, a := range addrs[1:] {
+		if i == 0 {
+			u += "?addr=" + a
+		} else {
+			u += "&addr=" + a
+		}
+	}
+	if len(addrs) == 1 {
+		u += "?cluster=true"
+	}
+	return u
+}
+
+// TestConformance runs the shared suite against a standalone Redis, with
+// the driver built both ways and over both protocol versions.
+func TestConformance(t *testing.T) {
+	addr := conntest.RedisAddr(t)
+	t.Run("Open", func(t *testing.T) {
+		conntest.Run(t, func(t *testing.T) conn.Driver { return openT(t, "redis://"+addr) })
+	})
+	t.Run("OpenRESP3", func(t *testing.T) {
+		conntest.Run(t, func(t *testing.T) conn.Driver { return openT(t, "redis://"+addr+"?protocol=3") })
+	})
+	t.Run("NewPool", func(t *testing.T) {
+		conntest.Run(t, func(t *testing.T) conn.Driver {
+			pool, err := rdx.PoolConfig{}.New(context.Background(), "tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = pool.Close() })
+			return radix.New(pool)
+		})
+	})
+	t.Run("WriteFlushInterval", func(t *testing.T) {
+		conntest.Run(t, func(t *testing.T) conn.Driver {
+			return openT(t, "redis://"+addr, radix.WithWriteFlushInterval(150*time.Microsecond))
+		})
+	})
+}
+
+// TestConformanceCluster runs the shared suite against a Redis Cluster.
+func TestConformanceCluster(t *testing.T) {
+	addrs := conntest.ClusterAddrs(t)
+	t.Run("Open", func(t *testing.T) {
+		conntest.Run(t, func(t *testing.T) conn.Driver { return openT(t, clusterURL(addrs)) })
+	})
+	t.Run("OpenCommaList", func(t *testing.T) {
+		conntest.Run(t, func(t *testing.T) conn.Driver {
+			return openT(t, "redis://"+strings.Join(addrs, ",")+"?protocol=3")
+		})
+	})
+	t.Run("NewCluster", func(t *testing.T) {
+		conntest.Run(t, func(t *testing.T) conn.Driver {
+			cl, err := rdx.ClusterConfig{}.New(context.Background(), addrs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return radix.New(cl, radix.WithOwnedClient())
+		})
+	})
+}

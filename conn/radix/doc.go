@@ -1,0 +1,65 @@
+// Package radix is a [conn.Driver] over radix v4
+// ([github.com/mediocregopher/radix/v4]), for redcache and for any code
+// that talks to Redis through the conn interface.
+//
+// # Why radix
+//
+// A radix v4 pool shares its connections between concurrent calls: the
+// commands of many goroutines are written one after the other on the same
+// connection and their replies read back in order, without waiting for
+// each other (implicit pipelining). A cache is read by many goroutines at
+// once, each with a small GET, which is the load this suits: a handful of
+// connections carries what would need one connection per goroutine
+// elsewhere, with fewer system calls per command. [WithWriteFlushInterval]
+// goes further by gathering the writes of concurrent calls into one
+// system call. Commands that block on the server (BLPOP and the like) get
+// a connection of their own, so they never hold up the others.
+//
+// [Open] puts radix's connections in a pool of this package rather than
+// radix's own, which can leave calls blocked after a Redis restart (see
+// [New]).
+//
+// # Getting a driver
+//
+// [Open] takes a URL (redis://, rediss:// for TLS, unix://, and several
+// addresses for a Redis Cluster) and returns a driver that owns its
+// connections. [New] wraps a radix client you built yourself (a pool, a
+// *radix.Cluster, a *radix.Sentinel) and leaves it yours to close, unless
+// told otherwise with [WithOwnedClient].
+//
+//	d, err := radix.Open(ctx, "redis://localhost:6379/0")
+//	if err != nil {
+//		return err
+//	}
+//	defer d.Close()
+//	conn.Use(d)
+//
+// # Behaviour
+//
+// The driver follows the [conn.Driver] contract, which the conformance
+// suite [github.com/redcache/redcache/conn/conntest] checks against a
+// standalone Redis and a Redis Cluster:
+//
+//   - a missing key is [conn.ErrMiss]; an empty value is a non-nil, empty
+//     slice;
+//   - error replies are [*conn.ReplyError]; [Driver.Do] replies are plain Go
+//     values (int64, string, []any, with RESP3 maps flattened), read
+//     straight off the wire rather than through radix's reflection;
+//   - every call honours its context: a call whose context ends returns an
+//     error for which errors.Is(err, context.Canceled) or
+//     errors.Is(err, context.DeadlineExceeded) holds, and radix discards
+//     the late reply (or the connection, when a reply was cut in half), so
+//     later calls on the shared connection read their own replies;
+//   - on a cluster, [Driver.MGet], [Driver.Del] and [Driver.Pipeline] split
+//     their keys per hash slot and node, run one pipeline per node
+//     concurrently and put the replies back in order, and
+//     [Driver.ForEachNode] visits every primary;
+//   - [Driver.Eval] sends EVALSHA and falls back to EVAL when the server
+//     answers NOSCRIPT;
+//   - commands that would change the state of a shared connection (SELECT,
+//     SUBSCRIBE, MONITOR, MULTI outside a pipeline, ...) are refused with
+//     [ErrStatefulCommand] instead of corrupting other calls.
+//
+// The driver never logs. Closing a driver that owns its client stops
+// every goroutine radix started for it.
+package radix

@@ -1,0 +1,25 @@
+package radix
+
+import "errors"
+
+var (
+	// ErrBadURL reports a URL that [Open] cannot use: an unknown scheme, a
+	// malformed address, port or database number, or an unknown or invalid
+	// query parameter. The error wrapping it says which.
+	ErrBadURL = errors.New("redcache/radix: bad redis URL")
+
+	// ErrBadArg reports a command argument of a type the driver does not
+	// send. [Driver.Do], [Driver.Pipeline] and [Driver.Eval] take string,
+	// []byte, integer and float types (and types defined on them), bool and
+	// time.Duration.
+	ErrBadArg = errors.New("redcache/radix: unsupported argument type")
+
+	// ErrStatefulCommand reports a command that would change the state of a
+	// connection other calls share, which radix's implicit pipelining makes
+	// unsafe: SELECT, SUBSCRIBE and its kin, MONITOR, QUIT, RESET,
+	// CLIENT REPLY, and MULTI or WATCH sent alone through [Driver.Do]. Use
+	// [Driver.Subscribe] for pub/sub, a database number in the URL instead
+	// of SELECT, and a [Driver.Pipeline] (MULTI ... EXEC in one call) or
+	// [Driver.Eval] for transactions.
+	ErrStatefulCommand = errors.New("redcache/radix: command would change the state of a shared connection")
+)

@@ -1,0 +1,350 @@
+package radix
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	rdx "github.com/mediocregopher/radix/v4"
+)
+
+// Open connects to the Redis that rawURL names and returns a driver that
+// owns the connections: [Driver.Close] closes them. It dials before it
+// returns (radix makes a pool's first connection, and a cluster's topology,
+// up front), bounded by ctx.
+//
+// The URL forms, after those of redis-cli and go-redis:
+//
+//	redis://[[user]:password@]host[:port][/db][?param=value&...]
+//	rediss://...                       the same, over TLS
+//	unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
+//
+// The driver's connections come from a pool of this package rather than
+// radix's own, which can leave calls blocked after a Redis restart (see
+// [New]). Like radix's, it shares a few connections per server between
+// concurrent calls, and gives blocking commands connections of their own
+// (as many at once as the pool size); unlike it, it checks a connection
+// whose call was cancelled instead of closing it under the other calls,
+// wakes every waiting call when a connection comes back, and fails calls at
+// once with the dial error while the server cannot be reached.
+//
+// The port defaults to 6379 and the host to localhost. A cluster is named
+// by several addresses, either as go-redis's ParseClusterURL takes them,
+//
+//	redis://[user:password@]host1:port?addr=host2:port&addr=host3:port
+//
+// or as a comma-separated list, redis://host1:port,host2:port, or by one
+// address and cluster=true, or, as the go-redis driver takes it, with the
+// redis+cluster:// (rediss+cluster:// for TLS) scheme:
+//
+//	redis+cluster://[user:password@]host1:port[,host2:port...]
+//
+// Any one reachable node is enough: the others
+// are found through CLUSTER SLOTS. A cluster has no database but 0.
+//
+// Query parameters:
+//
+//	addr=host:port     another cluster node (repeatable)
+//	cluster=true       a cluster, even with one address
+//	db=N               the database, for unix:// (redis:// has it in the path)
+//	pool_size=N        connections per server (see WithPoolSize)
+//	protocol=2|3       RESP version, sent with HELLO (default: RESP2, no HELLO)
+//	skip_verify=true   rediss:// without certificate verification (tests only)
+//
+// A URL that does not parse, or carries an unknown parameter, returns an
+// error wrapping [ErrBadURL]; a server that cannot be reached returns the
+// dial error. Options: [WithPoolSize], [WithDialer], [WithTLSConfig],
+// [WithWriteFlushInterval].
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
+	cfg := newConfig(opts)
+	sp, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	dialer := cfg.dialer
+	if sp.user != "" || sp.pass != "" {
+		dialer.AuthUser, dialer.AuthPass = sp.user, sp.pass
+	}
+	if sp.db > 0 {
+		dialer.SelectDB = strconv.Itoa(sp.db)
+	}
+	if sp.protocol != "" {
+		dialer.Protocol = sp.protocol
+	}
+	if cfg.flushEvery > 0 {
+		dialer.WriteFlushInterval = cfg.flushEvery
+	}
+	if sp.tls {
+		tc := cfg.tls
+		if tc == nil {
+			tc = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if sp.skipVerify {
+			tc = tc.Clone()
+			tc.InsecureSkipVerify = true //nolint:gosec // asked for by the URL
+		}
+		var inner netDialer = &net.Dialer{}
+		if dialer.NetDialer != nil {
+			inner = dialer.NetDialer
+		}
+		dialer.NetDialer = tlsDialer{inner: inner, cfg: tc}
+	}
+	size := cfg.poolSize
+	if sp.poolSize > 0 {
+		size = sp.poolSize
+	}
+	pc := rdx.PoolConfig{
+		CustomPool: func(ctx context.Context, network, addr string) (rdx.Client, error) {
+			return newPool(ctx, network, addr, dialer, size)
+		},
+	}
+
+	var client Client
+	if sp.cluster {
+		client, err = rdx.ClusterConfig{PoolConfig: pc}.New(ctx, sp.addrs)
+	} else {
+		client, err = pc.New(ctx, sp.network, sp.addrs[0])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redcache/radix: open %s: %w", redact(rawURL), err)
+	}
+	cfg.own = true
+	cfg.dialer = dialer
+	return newDriver(client, cfg, &subscriptions{}), nil
+}
+
+// spec is what a URL asks for.
+type spec struct {
+	network    string // "tcp" or "unix"
+	addrs      []string
+	cluster    bool
+	tls        bool
+	skipVerify bool
+	user, pass string
+	db         int
+	protocol   string
+	poolSize   int
+}
+
+func badURL(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrBadURL}, args...)...)
+}
+
+// redact returns rawURL without its password, for error messages.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// parseURL parses an Open URL.
+func parseURL(rawURL string) (*spec, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, password included
+		}
+		return nil, badURL("%v", err)
+	}
+	sp := &spec{network: "tcp"}
+	schemeCluster := false
+	switch u.Scheme {
+	case "redis":
+	case "rediss":
+		sp.tls = true
+	case "redis+cluster":
+		schemeCluster = true
+	case "rediss+cluster":
+		sp.tls, schemeCluster = true, true
+	case "unix":
+		sp.network = "unix"
+	case "":
+		return nil, badURL("no scheme (want redis://, rediss://, redis+cluster://, rediss+cluster:// or unix://)")
+	default:
+		return nil, badURL("unknown scheme %q (want redis, rediss, redis+cluster, rediss+cluster or unix)", u.Scheme)
+	}
+	if u.Opaque != "" {
+		return nil, badURL("%s: URL must start with %s://", u.Scheme, u.Scheme)
+	}
+	if u.User != nil {
+		sp.user = u.User.Username()
+		sp.pass, _ = u.User.Password()
+	}
+	if u.Fragment != "" {
+		return nil, badURL("unexpected fragment #%s", u.Fragment)
+	}
+
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, badURL("query: %v", err)
+	}
+	clusterParam := ""
+	for name, vals := range q {
+		v := vals[len(vals)-1]
+		switch name {
+		case "addr":
+		case "cluster":
+			clusterParam = v
+		case "db":
+			if sp.network != "unix" {
+				return nil, badURL("db: give the database in the path, redis://host:port/%s", v)
+			}
+			if sp.db, err = parseDB(v); err != nil {
+				return nil, err
+			}
+		case "pool_size":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, badURL("pool_size %q: want a positive integer", v)
+			}
+			sp.poolSize = n
+		case "protocol":
+			if v != "2" && v != "3" {
+				return nil, badURL("protocol %q: want 2 or 3", v)
+			}
+			sp.protocol = v
+		case "skip_verify":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, badURL("skip_verify %q: want true or false", v)
+			}
+			if b && !sp.tls {
+				return nil, badURL("skip_verify applies to rediss:// only")
+			}
+			sp.skipVerify = b
+		default:
+			return nil, badURL("unknown parameter %q", name)
+		}
+	}
+
+	if sp.network == "unix" {
+		if u.Host != "" {
+			return nil, badURL("unix: want unix:///path/to/socket, got host %q", u.Host)
+		}
+		if u.Path == "" || u.Path == "/" {
+			return nil, badURL("unix: no socket path")
+		}
+		if len(q["addr"]) > 0 || clusterParam != "" {
+			return nil, badURL("unix: a socket cannot name a cluster")
+		}
+		sp.addrs = []string{u.Path}
+		return sp, nil
+	}
+
+	for _, h := range strings.Split(u.Host, ",") {
+		addr, err := hostPort(h)
+		if err != nil {
+			return nil, err
+		}
+		sp.addrs = append(sp.addrs, addr)
+	}
+	for _, h := range q["addr"] {
+		if h == "" {
+			return nil, badURL("addr: empty")
+		}
+		addr, err := hostPort(h)
+		if err != nil {
+			return nil, err
+		}
+		sp.addrs = append(sp.addrs, addr)
+	}
+	sp.cluster = len(sp.addrs) > 1 || schemeCluster
+	if clusterParam != "" {
+		b, err := strconv.ParseBool(clusterParam)
+		if err != nil {
+			return nil, badURL("cluster %q: want true or false", clusterParam)
+		}
+		if !b && sp.cluster {
+			return nil, badURL("cluster=false with %d addresses", len(sp.addrs))
+		}
+		sp.cluster = b
+	}
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
+		if sp.db, err = parseDB(p); err != nil {
+			return nil, err
+		}
+	}
+	if sp.cluster && sp.db != 0 {
+		return nil, badURL("database %d: a cluster has database 0 only", sp.db)
+	}
+	return sp, nil
+}
+
+func parseDB(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, badURL("database %q: want a number >= 0", s)
+	}
+	return n, nil
+}
+
+// hostPort completes host[:port] to host:port, with localhost and 6379 as
+// the defaults.
+func hostPort(h string) (string, error) {
+	if h == "" {
+		return "localhost:6379", nil
+	}
+	host, port, err := net.SplitHostPort(h)
+	if err != nil {
+		// No port: a bare name, IPv4 or bracketed IPv6 address.
+		host, port = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), "6379"
+		if strings.ContainsAny(host, "[]") || (strings.Contains(host, ":") && !strings.HasPrefix(h, "[")) {
+			return "", badURL("address %q", h)
+		}
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", badURL("port %q in %q", port, h)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// netDialer is what radix's Dialer.NetDialer holds.
+type netDialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// tlsDialer dials with inner and runs a TLS handshake over the connection.
+// When cfg names no server, each connection checks the host it dialled,
+// so one config serves every node of a cluster.
+type tlsDialer struct {
+	inner netDialer
+	cfg   *tls.Config
+}
+
+// DialContext implements radix's Dialer.NetDialer.
+func (t tlsDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := t.inner.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := t.cfg
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return tc, nil
+}

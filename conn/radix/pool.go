@@ -1,0 +1,344 @@
+package radix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	rdx "github.com/mediocregopher/radix/v4"
+	"github.com/mediocregopher/radix/v4/resp"
+	"github.com/redcache/redcache/conn"
+)
+
+// pool is the radix Client that [Open] builds for each server (each node,
+// on a cluster, through PoolConfig.CustomPool). Like radix's own pool it
+// keeps a few connections that concurrent calls share (a radix Conn is safe
+// for concurrent use and pipelines what it is given), and gives blocking
+// commands connections of their own. It differs where radix v4.1.4's pool
+// goes wrong under cancellations:
+//
+//   - radix discards a shared connection when a call on it is cancelled at
+//     an unlucky moment, closing it under the other calls in flight on it,
+//     which then fail; here a connection whose call was cancelled is set
+//     aside and checked with a PING, and comes back if it answers;
+//   - when radix's pool has lost all its connections (a server restart
+//     does it), a waiting call is only woken by a reconnection, one per
+//     reconnection, so that with more waiters than connections the rest
+//     wait until their context ends (forever, without a deadline) even
+//     though connections are back; here every reconnection wakes every
+//     waiter;
+//   - while the server cannot be reached, a call fails at once with the
+//     dial error instead of waiting for its context to end, so that a dead
+//     Redis costs no latency.
+type pool struct {
+	network, addr string
+	dialer        rdx.Dialer
+	ctx           context.Context // ends at Close: stops dials and checks
+	cancel        context.CancelFunc
+
+	slots []atomic.Pointer[pooled] // shared connections; nil while one is redialled or checked
+	next  atomic.Uint32
+
+	mu      sync.Mutex
+	ready   chan struct{} // closed, and replaced, whenever a slot comes up or a dial fails
+	dialErr error         // the last dial's error; nil once a dial succeeds
+	idle    []rdx.Conn    // connections for blocking commands, not in use
+	busy    map[rdx.Conn]struct{}
+	closed  bool
+	wg      sync.WaitGroup
+
+	excl chan struct{} // bounds the connections of blocking commands
+}
+
+// pooled is a shared connection in a slot.
+type pooled struct{ c rdx.Conn }
+
+const (
+	defaultPoolSize = 4
+	dialTimeout     = 5 * time.Second
+	checkTimeout    = time.Second
+	minRedial       = 50 * time.Millisecond
+	maxRedial       = 4 * time.Second
+)
+
+// errPoolClosed is returned by calls on a closed pool.
+var errPoolClosed = fmt.Errorf("radix pool: %w", conn.ErrClosed)
+
+// newPool dials the first connection before it returns, to report a server
+// that cannot be reached, and the others in the background.
+func newPool(ctx context.Context, network, addr string, d rdx.Dialer, size int) (*pool, error) {
+	if size <= 0 {
+		size = defaultPoolSize
+	}
+	c, err := d.Dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &pool{
+		network: network,
+		addr:    addr,
+		dialer:  d,
+		slots:   make([]atomic.Pointer[pooled], size),
+		ready:   make(chan struct{}),
+		busy:    make(map[rdx.Conn]struct{}),
+		excl:    make(chan struct{}, size),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.slots[0].Store(&pooled{c: c})
+	for i := 1; i < size; i++ {
+		p.background(func() { p.redial(i) })
+	}
+	return p, nil
+}
+
+// background runs fn in a goroutine that Close waits for, unless the pool
+// is closed already.
+func (p *pool) background(fn func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// Addr implements rdx.Client.
+func (p *pool) Addr() net.Addr { return netAddr{p.network, p.addr} }
+
+type netAddr struct{ network, addr string }
+
+func (a netAddr) Network() string { return a.network }
+func (a netAddr) String() string  { return a.addr }
+
+// Do implements rdx.Client.
+func (p *pool) Do(ctx context.Context, a rdx.Action) error {
+	if !a.Properties().CanShareConn {
+		return p.doExclusive(ctx, a)
+	}
+	for {
+		i, pc, wait, err := p.pick()
+		if err != nil {
+			return err
+		}
+		if pc != nil {
+			err := a.Perform(ctx, pc.c)
+			if err != nil && !connUsable(err) {
+				p.setAside(i, pc, ctx.Err() != nil && errors.Is(err, ctx.Err()))
+			}
+			return err
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.ctx.Done():
+			return errPoolClosed
+		}
+	}
+}
+
+// connUsable reports an error after which the connection is known to be
+// fine: an error reply, or radix's word that nothing was left half read.
+func connUsable(err error) bool {
+	return isReplyErr(err) || errors.As(err, new(resp.ErrConnUsable))
+}
+
+// pick returns a shared connection, round robin, or, when none is up, a
+// channel that is closed when that may have changed.
+func (p *pool) pick() (int, *pooled, <-chan struct{}, error) {
+	n := uint32(len(p.slots))
+	start := p.next.Add(1)
+	for k := uint32(0); k < n; k++ {
+		i := int((start + k) % n)
+		if pc := p.slots[i].Load(); pc != nil {
+			return i, pc, nil, nil
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return 0, nil, nil, errPoolClosed
+	case p.dialErr != nil:
+		return 0, nil, nil, fmt.Errorf("no connection to %s: %w", p.addr, p.dialErr)
+	}
+	for i := range p.slots { // one may have come up meanwhile
+		if pc := p.slots[i].Load(); pc != nil {
+			return i, pc, nil, nil
+		}
+	}
+	return 0, nil, p.ready, nil
+}
+
+// setAside takes pc out of its slot after a failed call. When the call
+// failed because its context ended, the connection is probably fine (radix
+// drops the late reply): it is checked and put back. Otherwise, or when the
+// check fails, it is closed and the slot redialled.
+func (p *pool) setAside(i int, pc *pooled, check bool) {
+	if !p.slots[i].CompareAndSwap(pc, nil) {
+		return // another call did
+	}
+	started := p.background(func() {
+		if check && p.check(pc.c) {
+			p.put(i, pc)
+			return
+		}
+		_ = pc.c.Close()
+		p.redial(i)
+	})
+	if !started {
+		_ = pc.c.Close()
+	}
+}
+
+// check sends a PING on c.
+func (p *pool) check(c rdx.Conn) bool {
+	ctx, cancel := context.WithTimeout(p.ctx, checkTimeout)
+	defer cancel()
+	return c.Do(ctx, rdx.Cmd(nil, "PING")) == nil
+}
+
+// put puts pc in slot i and wakes the waiting calls.
+func (p *pool) put(i int, pc *pooled) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		_ = pc.c.Close()
+		return
+	}
+	p.slots[i].Store(pc)
+	p.dialErr = nil
+	p.wake()
+}
+
+// wake wakes every waiting call; p.mu must be held.
+func (p *pool) wake() {
+	close(p.ready)
+	p.ready = make(chan struct{})
+}
+
+// redial dials slot i until it succeeds or the pool closes, backing off
+// between failures.
+func (p *pool) redial(i int) {
+	wait := minRedial
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
+		c, err := p.dialer.Dial(ctx, p.network, p.addr)
+		cancel()
+		if err == nil {
+			p.put(i, &pooled{c: c})
+			return
+		}
+		p.mu.Lock()
+		if p.ctx.Err() == nil {
+			p.dialErr = err
+		}
+		p.wake() // the waiting calls fail now rather than at their deadline
+		p.mu.Unlock()
+
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			t.Stop()
+			return
+		}
+		if wait *= 2; wait > maxRedial {
+			wait = maxRedial
+		}
+	}
+}
+
+// doExclusive performs a on a connection no other call uses (a blocking
+// command). A connection whose call failed otherwise than by an error reply
+// is closed: a blocking command may still be running on it.
+func (p *pool) doExclusive(ctx context.Context, a rdx.Action) error {
+	select {
+	case p.excl <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.ctx.Done():
+		return errPoolClosed
+	}
+	defer func() { <-p.excl }()
+
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errPoolClosed
+	}
+	var c rdx.Conn
+	if n := len(p.idle); n > 0 {
+		c = p.idle[n-1]
+		p.idle = p.idle[:n-1]
+	}
+	p.mu.Unlock()
+	if c == nil {
+		var err error
+		if c, err = p.dialer.Dial(ctx, p.network, p.addr); err != nil {
+			return err
+		}
+	}
+
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = c.Close()
+		return errPoolClosed
+	}
+	p.busy[c] = struct{}{}
+	p.mu.Unlock()
+
+	err := a.Perform(ctx, c)
+
+	p.mu.Lock()
+	delete(p.busy, c)
+	keep := !p.closed && (err == nil || isReplyErr(err)) && len(p.idle) < cap(p.excl)
+	if keep {
+		p.idle = append(p.idle, c)
+	}
+	p.mu.Unlock()
+	if !keep {
+		_ = c.Close()
+	}
+	return err
+}
+
+// Close implements rdx.Client: it closes every connection, the ones in use
+// included, and waits for the pool's goroutines to end.
+func (p *pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errPoolClosed
+	}
+	p.closed = true
+	conns := append([]rdx.Conn(nil), p.idle...)
+	for c := range p.busy {
+		conns = append(conns, c)
+	}
+	p.idle, p.busy = nil, nil
+	p.wake()
+	p.mu.Unlock()
+
+	p.cancel()
+	for i := range p.slots {
+		if pc := p.slots[i].Swap(nil); pc != nil {
+			conns = append(conns, pc.c)
+		}
+	}
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	p.wg.Wait()
+	return nil
+}
