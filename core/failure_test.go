@@ -108,7 +108,7 @@ func TestRedisDownAndBack(t *testing.T) {
 			d := proxiedTargets(t, p)[i].open(t)
 			ctx := testCtx(t)
 			log := &errorLog{}
-			m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)),
+			m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
 				core.WithErrorHandler(log.handler), core.WithTimeout(200*time.Millisecond),
 				core.WithBreaker(3, 200*time.Millisecond))
 			var calls counter
@@ -173,7 +173,7 @@ func TestRedisHangs(t *testing.T) {
 			p := newProxy(t)
 			d := proxiedTargets(t, p)[i].open(t)
 			ctx := testCtx(t)
-			m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)),
+			m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
 				core.WithTimeout(50*time.Millisecond), core.WithBreaker(2, time.Hour))
 			get := core.Memoize(m, "hang", func(_ context.Context, i int) (int, error) { return i, nil })
 			get.Get(ctx, 0) // connect while healthy
@@ -205,7 +205,7 @@ func TestCorruptEntries(t *testing.T) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
 		log := &errorLog{}
-		m := core.New(core.WithDriver(d), core.WithPrefix(prefix), core.WithErrorHandler(log.handler))
+		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(prefix), core.WithErrorHandler(log.handler))
 		var calls counter
 		get := core.Memoize(m, "corrupt", func(_ context.Context, k string) (string, error) {
 			calls.inc()
@@ -232,7 +232,7 @@ func TestCorruptEntries(t *testing.T) {
 			"other version": append([]byte{0xC5, 0x09}, good[2:]...),
 		}
 		// An entry written by a JSON manager is foreign to a Gob one.
-		jm := core.New(core.WithDriver(d), core.WithPrefix(prefix+"j"), core.WithCodec(codec.JSON))
+		jm := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(prefix+"j"), core.WithCodec(codec.JSON))
 		jget := core.Memoize(jm, "corrupt", func(_ context.Context, k string) (string, error) { return "json", nil })
 		jget.Get(ctx, "x")
 		jkey, _ := jget.Key("x")
@@ -283,7 +283,7 @@ func TestFailedWriteNeverFailsTheCall(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		log := &errorLog{}
-		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)),
+		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
 			core.WithStore(failingStore{}), core.WithErrorHandler(log.handler))
 		get := core.Memoize(m, "full", func(_ context.Context, i int) (int, error) { return i * 2, nil })
 		for i := 0; i < 10; i++ {
@@ -301,7 +301,7 @@ func TestFailedWriteNeverFailsTheCall(t *testing.T) {
 
 		// A value the codec cannot encode is returned and reported.
 		log2 := &errorLog{}
-		m2 := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithErrorHandler(log2.handler))
+		m2 := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)), core.WithErrorHandler(log2.handler))
 		fn := core.Memoize(m2, "unencodable", func(context.Context, int) (func(), error) { return func() {}, nil })
 		if v, err := fn.Get(ctx, 1); err != nil || v == nil {
 			t.Fatalf("unencodable value: nil=%t, %v", v == nil, err)
@@ -339,7 +339,7 @@ func TestUnsupportedKeys(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
-		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)))
+		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
 		started := make(chan struct{})
 		get := core.Memoize(m, "close", func(ctx context.Context, _ int) (int, error) {
 			close(started)

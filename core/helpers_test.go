@@ -132,3 +132,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// testTimeout bounds the tests' Redis calls. It is generous on purpose:
+// on a busy machine under -race a cold cluster client can take longer
+// than the 100ms default, and a timed-out lookup reloads, which tests
+// that count loader calls would take for a bug. Tests about timeouts set
+// their own.
+const testTimeout = 5 * time.Second
