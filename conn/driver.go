@@ -104,7 +104,10 @@ type Driver interface {
 // [Driver.Subscribe].
 type Subscription interface {
 	// Receive waits for the next message. It returns ctx.Err() when ctx
-	// ends first and ErrClosed after Close.
+	// ends first, ErrClosed after Close, and an error wrapping
+	// ErrSubscriptionLost once the connection broke: a driver never
+	// resubscribes behind the caller's back, since messages published in
+	// between would be lost without a trace.
 	Receive(ctx context.Context) (Message, error)
 
 	// Close unsubscribes and releases the connection. It is safe to call

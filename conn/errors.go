@@ -21,6 +21,12 @@ var (
 	// ErrClosed reports a call on a closed driver or subscription.
 	ErrClosed = errors.New("redcache: closed")
 
+	// ErrSubscriptionLost reports that a subscription's connection broke.
+	// Messages published meanwhile are lost, so the subscription is over:
+	// whoever relies on seeing every message (a near cache) must assume it
+	// missed some, then subscribe again.
+	ErrSubscriptionLost = errors.New("redcache: subscription lost")
+
 	// ErrStackInUse reports that [Use] was called while the connection
 	// stack holds more than one driver, which means some [Push] is still
 	// waiting for its [Pop]. The original library asserts the same.

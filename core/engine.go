@@ -30,6 +30,7 @@ type engine[V any] struct {
 	gen     atomic.Uint64
 	genSeen atomic.Int64 // unix nanoseconds of the last read of gen; 0: never
 	flight  singleflight.Group
+	near    *nearCache[V] // nil without WithNearCache
 }
 
 func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
@@ -48,6 +49,10 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	e.base = []byte(e.cfg.prefix + ":" + name + ":")
 	e.genKey = generationKey(e.cfg.prefix, name)
 	m.register(e.cfg.prefix+":"+name, e)
+	if e.cfg.nearSize > 0 {
+		e.near = newNearCache[V](e.cfg.nearSize, e.cfg.nearTTL)
+		m.near.add(e)
+	}
 	if e.cfg.beforeSave == nil && e.cfg.afterLoad == nil {
 		// The codec ID is recorded only when the codec does both steps,
 		// so that entries of another codec read as foreign.
@@ -95,10 +100,20 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		return v, p, nil
 	}
 	now := time.Now().UnixNano()
+	if e.near != nil && !p.cc.refresh && e.m.near.active.Load() {
+		if v, ok := e.near.get(key, e.gen.Load(), now); ok {
+			e.m.stats.hits.Add(1)
+			e.m.stats.near.Add(1)
+			return v, p, nil
+		}
+	}
 	d, b, ok := e.driver(ctx, now)
 	if !ok {
 		p.load = true
 		return v, p, nil
+	}
+	if e.near != nil {
+		e.m.startNear(d)
 	}
 	if p.cc.refresh {
 		gen, err := e.generation(ctx, d, b, now, false)
@@ -170,6 +185,10 @@ func (e *engine[V]) driver(ctx context.Context, now int64) (conn.Driver, *breake
 
 // lookup reads and decodes the entry under key.
 func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key string, now int64) (v V, gen uint64, st status, err error) {
+	var epoch uint64
+	if e.near != nil {
+		epoch = e.near.epoch.Load() // before the read: see nearCache.put
+	}
 	gen, err = e.generation(ctx, d, b, now, false)
 	if err != nil {
 		return v, 0, statusUnavailable, err
@@ -222,6 +241,13 @@ func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key s
 	}
 	if !ent.SoftExpiry.IsZero() && now >= ent.SoftExpiry.UnixNano() {
 		return v, gen, statusStale, nil
+	}
+	if e.near != nil {
+		var soft int64
+		if !ent.SoftExpiry.IsZero() {
+			soft = ent.SoftExpiry.UnixNano()
+		}
+		e.near.put(key, v, gen, epoch, now, soft)
 	}
 	return v, gen, statusHit, nil
 }
@@ -334,6 +360,10 @@ func (m *Manager) detached(ctx context.Context, f func(context.Context) (any, er
 }
 
 func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, store bool, load func(context.Context) (V, error), cc callConfig) (any, error) {
+	var epoch uint64
+	if e.near != nil {
+		epoch = e.near.epoch.Load()
+	}
 	v, err := callLoader(ctx, load)
 	e.m.stats.loads.Add(1)
 	if err != nil {
@@ -346,7 +376,11 @@ func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker,
 		return nil, err
 	}
 	if store {
-		e.store(ctx, d, b, key, gen, v, cc)
+		soft := e.store(ctx, d, b, key, gen, v, cc)
+		if e.near != nil {
+			e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
+			e.near.put(key, v, gen, epoch, time.Now().UnixNano(), soft)
+		}
 	}
 	return v, nil
 }
@@ -361,11 +395,13 @@ func callLoader[V any](ctx context.Context, load func(context.Context) (V, error
 	return load(ctx)
 }
 
-func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, v V, cc callConfig) {
+// store writes v under key and returns its soft expiry (unix
+// nanoseconds, 0 for none).
+func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, v V, cc callConfig) (soft int64) {
 	payload, err := e.encode(ctx, key, v)
 	if err != nil {
 		e.m.report(ctx, &e.cfg, OpEncode, e.name, key, err)
-		return
+		return 0
 	}
 	ttl := e.cfg.ttl
 	if cc.ttlSet {
@@ -379,9 +415,13 @@ func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key st
 	now := time.Now()
 	if e.cfg.stale > 0 && ttl > 0 {
 		ent.SoftExpiry = now.Add(ttl)
+		soft = ent.SoftExpiry.UnixNano()
 		ttl += e.cfg.stale
+	} else if ttl > 0 {
+		soft = now.Add(ttl).UnixNano() // a near copy never outlives Redis's
 	}
 	e.save(ctx, d, b, key, ent, ttl, now.UnixNano())
+	return soft
 }
 
 func (e *engine[V]) storeNegative(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, err error) {
@@ -428,9 +468,13 @@ func (e *engine[V]) invalidate(ctx context.Context, key string) error {
 	if err != nil {
 		return &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
 	}
+	if e.near != nil {
+		e.near.drop(key)
+	}
 	if err := e.cfg.store.Delete(ctx, d, key); err != nil {
 		return &Error{Op: OpDelete, Name: e.name, Key: key, Err: err}
 	}
+	e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
 	return nil
 }
 
@@ -450,6 +494,31 @@ func (e *engine[V]) adoptGeneration(gen uint64) {
 		}
 	}
 	e.genSeen.Store(time.Now().UnixNano())
+	if e.near != nil {
+		e.near.clear()
+	}
+}
+
+// generationChanged is told by the near cache subscription that another
+// process bumped the generation: re-read it on the next call, and drop
+// the near values at once.
+func (e *engine[V]) generationChanged() {
+	e.genSeen.Store(1)
+	if e.near != nil {
+		e.near.clear()
+	}
+}
+
+func (e *engine[V]) dropKey(key string) {
+	if e.near != nil {
+		e.near.drop(key)
+	}
+}
+
+func (e *engine[V]) dropAll() {
+	if e.near != nil {
+		e.near.clear()
+	}
 }
 
 // peek reads the entry under key without loading. A Redis failure is

@@ -46,6 +46,8 @@ const (
 	OpEncode     Op = "encode"     // BeforeSave
 	OpGeneration Op = "generation" // reading or bumping a generation
 	OpBreaker    Op = "breaker"    // the circuit breaker opened
+	OpSubscribe  Op = "subscribe"  // the near cache's invalidation subscription
+	OpPublish    Op = "publish"    // announcing a change to other near caches
 )
 
 // Error is what the error handler receives, and what the explicit cache

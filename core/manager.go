@@ -21,6 +21,7 @@ type Manager struct {
 	deadlines *deadlines
 	stats     counters
 
+	near     *nearHub
 	breaker  *breaker // for a fixed driver, or drivers that are not comparable
 	breakers sync.Map // conn.Driver -> *breaker, for resolved drivers
 
@@ -42,7 +43,7 @@ var Default = New()
 // New returns a Manager configured by opts. Without options it behaves as
 // [Default].
 func New(opts ...Option) *Manager {
-	m := &Manager{cfg: defaultConfig()}
+	m := &Manager{cfg: defaultConfig(), near: newNearHub()}
 	m.cfg.apply(opts)
 	m.deadlines = newDeadlines(m.cfg.timeout)
 	m.breaker = m.newBreaker(m.cfg)
@@ -116,7 +117,8 @@ func (m *Manager) InvalidateAll(ctx context.Context, name string) error {
 
 // generationHolder is a memoized function's view of its generation.
 type generationHolder interface {
-	adoptGeneration(gen uint64)
+	adoptGeneration(gen uint64) // this process bumped it to gen
+	generationChanged()         // another process bumped it
 }
 
 // register records e under name, so that InvalidateAll reaches it at once.
@@ -153,6 +155,9 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 	for _, h := range holders {
 		h.adoptGeneration(uint64(n))
 	}
+	// Near caches in other processes drop the function's values now
+	// rather than at their next generation refresh.
+	m.publish(ctx, cfg, d, genMessage(m.near.id, cfg.prefix+":"+name))
 	return uint64(n), nil
 }
 
@@ -198,7 +203,8 @@ func (m *Manager) redisResult(ctx context.Context, cfg *config, b *breaker, op O
 // Stats is a snapshot of a Manager's counters, summed over every function
 // memoized with it.
 type Stats struct {
-	Hits           uint64       // values served from Redis
+	Hits           uint64       // values served from the cache (Redis or the near cache)
+	NearHits       uint64       // values served from the near cache (included in Hits)
 	StaleHits      uint64       // stale values served while a refresh ran (included in Hits)
 	NegativeHits   uint64       // cached errors served (not in Hits)
 	Misses         uint64       // lookups that found no usable entry
@@ -208,13 +214,14 @@ type Stats struct {
 	RedisErrors    uint64       // failed Redis calls: timeouts, connection errors, refusals
 	CorruptEntries uint64       // entries that were not ours or did not decode
 	Bypassed       uint64       // calls that skipped Redis: breaker open or no connection
+	NearActive     bool         // the near cache\'s invalidation subscription is up
 	Breaker        BreakerState // the least healthy breaker, when calls resolve several drivers
 }
 
 type counters struct {
-	hits, stale, negative, misses  atomic.Uint64
-	loads, loadErrors, loadPanics  atomic.Uint64
-	redisErrors, corrupt, bypassed atomic.Uint64
+	hits, near, stale, negative, misses atomic.Uint64
+	loads, loadErrors, loadPanics       atomic.Uint64
+	redisErrors, corrupt, bypassed      atomic.Uint64
 }
 
 // Stats returns the Manager's counters. They are read one by one without
@@ -224,6 +231,7 @@ func (m *Manager) Stats() Stats {
 	s := &m.stats
 	return Stats{
 		Hits:           s.hits.Load(),
+		NearHits:       s.near.Load(),
 		StaleHits:      s.stale.Load(),
 		NegativeHits:   s.negative.Load(),
 		Misses:         s.misses.Load(),
@@ -233,6 +241,7 @@ func (m *Manager) Stats() Stats {
 		RedisErrors:    s.redisErrors.Load(),
 		CorruptEntries: s.corrupt.Load(),
 		Bypassed:       s.bypassed.Load(),
+		NearActive:     m.near.active.Load(),
 		Breaker:        m.breakerState(),
 	}
 }

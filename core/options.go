@@ -31,6 +31,8 @@ type config struct {
 	genRefresh  time.Duration
 	maxKeyLen   int
 	skipCache   bool
+	nearSize    int
+	nearTTL     time.Duration
 	breakerFail int
 	breakerWait time.Duration
 }
@@ -159,6 +161,30 @@ func WithMaxKeyLength(n int) Option { return func(c *config) { c.maxKeyLen = max
 // The default is 5 failures and 1s.
 func WithBreaker(failures int, cooldown time.Duration) Option {
 	return func(c *config) { c.breakerFail, c.breakerWait = failures, max(cooldown, 0) }
+}
+
+// WithNearCache keeps up to size decoded values of each memoized function
+// in process memory, each for at most ttl, in front of Redis: a near hit
+// costs a map lookup instead of a round trip. Processes keep their near
+// caches coherent through pub/sub on [InvalidationChannel]: each write,
+// Invalidate and InvalidateAll is announced, and the others drop what they
+// hold for it. A process writes its announcements only when it has a near
+// cache itself, so give every process that writes a function the same
+// setting. While the subscription is down the near cache serves nothing.
+// ttl bounds how stale a value can be when an announcement is late or
+// lost (1s is a sound default); size <= 0 or ttl <= 0 turns it off, the
+// default.
+//
+// Values served from the near cache are shared between callers: treat
+// them as read-only, or copy before changing a slice, map or pointer.
+func WithNearCache(size int, ttl time.Duration) Option {
+	return func(c *config) {
+		if size <= 0 || ttl <= 0 {
+			c.nearSize, c.nearTTL = 0, 0
+			return
+		}
+		c.nearSize, c.nearTTL = size, ttl
+	}
 }
 
 // WithCacheDisabled makes calls go straight to the loader, as if there

@@ -9,17 +9,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// subscriptionBuffer is how many messages go-redis may hold for a
-// subscription whose reader is busy. go-redis drops a message that finds
-// the buffer full for a minute.
+// subscriptionBuffer is how many messages a subscription holds for a
+// reader that is busy; past it, the connection's reader waits.
 const subscriptionBuffer = 1024
 
 // Subscribe subscribes to channels on a dedicated connection and returns
 // once the server has confirmed every channel. On a cluster the connection
 // goes to one node; classic pub/sub messages reach every node, so it sees
-// messages published anywhere. go-redis reconnects and subscribes again
-// after a network failure; messages published while it is away are lost,
-// as with any Redis pub/sub.
+// messages published anywhere.
+//
+// Unlike go-redis's own channel API, a broken connection is not hidden by
+// a silent reconnect: Receive returns an error wrapping
+// [conn.ErrSubscriptionLost], since messages published while it was away
+// are lost, and the caller subscribes again.
 //
 // On a *redis.Ring, go-redis subscribes every channel on the shard of the
 // first one, while a PUBLISH goes to the channel's own shard: subscribe to
@@ -38,9 +40,10 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 	s := &subscription{
 		d:    d,
 		ps:   ps,
-		ch:   ps.ChannelWithSubscriptions(redis.WithChannelSize(subscriptionBuffer)),
+		in:   make(chan any, subscriptionBuffer),
 		done: make(chan struct{}),
 	}
+	go s.read()
 	// Wait for one confirmation per distinct channel; messages that come
 	// in meanwhile (from channels already confirmed) are kept for Receive.
 	want := make(map[string]bool, len(channels))
@@ -49,11 +52,7 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 	}
 	for len(want) > 0 {
 		select {
-		case v, ok := <-s.ch:
-			if !ok {
-				s.Close()
-				return nil, conn.ErrClosed
-			}
+		case v := <-s.in:
 			switch v := v.(type) {
 			case *redis.Subscription:
 				if v.Kind == "subscribe" {
@@ -61,6 +60,9 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 				}
 			case *redis.Message:
 				s.pending = append(s.pending, message(v))
+			case error:
+				s.Close()
+				return nil, convErr(ctx, v)
 			}
 		case <-ctx.Done():
 			s.Close()
@@ -81,27 +83,48 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 	return s, nil
 }
 
-// subscription is a [conn.Subscription] over a go-redis PubSub, read
-// through the channel go-redis fills from its own goroutine, so that
-// Receive can wait on a context too.
+// subscription is a [conn.Subscription] over a go-redis PubSub. Its own
+// goroutine reads the connection with PubSub.Receive, which reports a
+// network error instead of reconnecting, and hands what it reads to
+// Receive through in, so that Receive can wait on a context too.
 type subscription struct {
 	d       *Driver
 	ps      *redis.PubSub
-	ch      <-chan any
+	in      chan any       // *redis.Message, *redis.Subscription, *redis.Pong or the error that ended read
 	pending []conn.Message // read by Subscribe before it returned
 
-	mu        sync.Mutex // guards pending against concurrent Receives
+	mu        sync.Mutex // guards pending and lost against concurrent Receives
+	lost      error      // the error that ended read, once Receive saw it
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// read runs until the connection fails or the subscription is closed.
+func (s *subscription) read() {
+	for {
+		v, err := s.ps.Receive(context.Background())
+		if err != nil {
+			v = err
+		}
+		select {
+		case s.in <- v:
+		case <-s.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func message(m *redis.Message) conn.Message {
 	return conn.Message{Channel: m.Channel, Payload: []byte(m.Payload)}
 }
 
-// Receive returns the next message, ctx.Err() when ctx ends first, and
-// [conn.ErrClosed] once the subscription is closed.
+// Receive returns the next message, ctx.Err() when ctx ends first,
+// [conn.ErrClosed] once the subscription is closed, and an error wrapping
+// [conn.ErrSubscriptionLost] once the connection broke.
 func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 	select {
 	case <-s.done:
@@ -115,22 +138,34 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 		s.mu.Unlock()
 		return m, nil
 	}
+	if s.lost != nil {
+		s.mu.Unlock()
+		return conn.Message{}, s.lost
+	}
 	s.mu.Unlock()
 	for {
 		select {
-		case v, ok := <-s.ch:
-			if !ok {
-				return conn.Message{}, conn.ErrClosed
-			}
-			if m, ok := v.(*redis.Message); ok {
+		case v := <-s.in:
+			switch v := v.(type) {
+			case *redis.Message:
 				select {
 				case <-s.done:
 					return conn.Message{}, conn.ErrClosed
 				default:
 				}
-				return message(m), nil
+				return message(v), nil
+			case error:
+				select {
+				case <-s.done:
+					return conn.Message{}, conn.ErrClosed
+				default:
+				}
+				s.mu.Lock()
+				s.lost = fmt.Errorf("%w: %w", conn.ErrSubscriptionLost, convErr(context.Background(), v))
+				s.mu.Unlock()
+				return conn.Message{}, s.lost
 			}
-			// A *redis.Subscription after go-redis reconnected: skip it.
+			// A confirmation or a pong: not for the caller.
 		case <-s.done:
 			return conn.Message{}, conn.ErrClosed
 		case <-ctx.Done():
@@ -144,15 +179,9 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 func (s *subscription) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
+		// Closing the PubSub makes read's Receive fail, and read returns on
+		// done rather than waiting for a reader.
 		s.closeErr = s.ps.Close()
-		// go-redis's reader closes ch once it sees the connection closed,
-		// which may take until a dial in progress gives up. Draining ch
-		// meanwhile frees the reader if it waits on a full buffer, so it
-		// ends promptly, and Close need not wait for it.
-		go func() {
-			for range s.ch {
-			}
-		}()
 		s.d.mu.Lock()
 		delete(s.d.subs, s)
 		s.d.mu.Unlock()

@@ -143,7 +143,7 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 		case ctx.Err() != nil:
 			return conn.Message{}, ctx.Err()
 		case err != nil:
-			return conn.Message{}, convertErr(err, false)
+			return conn.Message{}, fmt.Errorf("%w: %w", conn.ErrSubscriptionLost, convertErr(err, false))
 		}
 		if m, ok := message(r.v); ok {
 			return m, nil
