@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redcache/redcache/codec"
 	"github.com/redcache/redcache/conn"
@@ -135,3 +136,31 @@ var errDead = &deadErr{}
 type deadErr struct{}
 
 func (*deadErr) Error() string { return "connection refused" }
+
+// BenchmarkNearHit is a hit served from the near cache, against the
+// Redis hit it replaces (BenchmarkHit/gob/.../memoized).
+func BenchmarkNearHit(b *testing.B) {
+	for _, tg := range benchDrivers(b) {
+		b.Run(tg.name, func(b *testing.B) {
+			d := tg.open(b)
+			ctx := context.Background()
+			m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(b)), core.WithNearCache(1000, time.Minute))
+			defer m.Close()
+			get := core.Memoize(m, "bench", func(context.Context, int) (benchValue, error) { return newBenchValue(), nil })
+			get.Get(ctx, 7)
+			for !m.Stats().NearActive {
+				time.Sleep(time.Millisecond)
+			}
+			get.Get(ctx, 7) // read back from Redis into the near cache
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := get.Get(ctx, 7); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(m.Stats().NearHits)/float64(b.N), "near-hits/op")
+		})
+	}
+}
