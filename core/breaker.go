@@ -28,6 +28,10 @@ func (s BreakerState) String() string {
 	return "unknown"
 }
 
+// MarshalText makes the state read as its name in JSON and other text
+// formats.
+func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // breaker counts consecutive Redis failures. Closed, every call goes to
 // Redis; after threshold failures it opens and calls skip Redis, so a
 // dead Redis costs an atomic load per call; after the cooldown one call

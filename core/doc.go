@@ -5,7 +5,9 @@
 // function is wrapped with [Memoize] (or [Memoize0] for no arguments,
 // [Memoize2] for two) and called through the result:
 //
-//	conn.Use(goredis.New(client))            // use_connection()
+//	if err := conn.Use(goredis.New(client)); err != nil { // use_connection()
+//		return err
+//	}
 //
 //	var loadUser = core.Memoize(core.Default, "users.get",
 //		func(ctx context.Context, id int) (User, error) { ... },

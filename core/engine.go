@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
-	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/redcache/redcache/codec"
 	"github.com/redcache/redcache/conn"
@@ -27,10 +27,9 @@ type engine[V any] struct {
 	codecID   byte
 	compress  bool
 
-	gen     atomic.Uint64
-	genSeen atomic.Int64 // unix nanoseconds of the last read of gen; 0: never
-	flight  singleflight.Group
-	near    *nearCache[V] // nil without WithNearCache
+	gens   genStates
+	flight singleflight.Group
+	near   *nearCache[V] // nil without WithNearCache
 }
 
 func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
@@ -48,10 +47,11 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	}
 	e.base = []byte(e.cfg.prefix + ":" + name + ":")
 	e.genKey = generationKey(e.cfg.prefix, name)
-	m.register(e.cfg.prefix+":"+name, e)
+	w := weakEngine[V]{weak.Make(e)}
+	m.register(e.cfg.prefix+":"+name, w)
 	if e.cfg.nearSize > 0 {
 		e.near = newNearCache[V](e.cfg.nearSize, e.cfg.nearTTL)
-		m.near.add(e)
+		m.near.add(w)
 	}
 	if e.cfg.beforeSave == nil && e.cfg.afterLoad == nil {
 		// The codec ID is recorded only when the codec does both steps,
@@ -100,20 +100,28 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		return v, p, nil
 	}
 	now := time.Now().UnixNano()
-	if e.near != nil && !p.cc.refresh && e.m.near.active.Load() {
-		if v, ok := e.near.get(key, e.gen.Load(), now); ok {
-			e.m.stats.hits.Add(1)
-			e.m.stats.near.Add(1)
-			return v, p, nil
-		}
-	}
-	d, b, ok := e.driver(ctx, now)
-	if !ok {
+	d, err := conn.Resolve(ctx, e.cfg.driver)
+	if err != nil {
+		e.m.stats.bypassed.Add(1)
+		e.m.report(ctx, &e.cfg, OpResolve, e.name, "", err)
 		p.load = true
 		return v, p, nil
 	}
 	if e.near != nil {
+		if !p.cc.refresh && e.m.near.serves(d) {
+			if v, ok := e.near.get(key, e.gens.of(d).gen.Load(), now); ok {
+				e.m.stats.hits.Add(1)
+				e.m.stats.near.Add(1)
+				return v, p, nil
+			}
+		}
 		e.m.startNear(d)
+	}
+	b := e.m.breakerFor(&e.cfg, d)
+	if !b.allow(now) {
+		e.m.stats.bypassed.Add(1)
+		p.load = true
+		return v, p, nil
 	}
 	if p.cc.refresh {
 		gen, err := e.generation(ctx, d, b, now, false)
@@ -149,7 +157,12 @@ func (e *engine[V]) finish(ctx context.Context, key string, v V, p pending, load
 		e.refreshInBackground(ctx, p.d, p.b, key, p.gen, load, p.cc)
 		return v, nil
 	case p.cc.skip || e.cfg.skipCache || e.m.isClosed():
-		return load(ctx)
+		v, err := load(ctx)
+		e.m.stats.loads.Add(1)
+		if err != nil {
+			e.m.stats.loadErrors.Add(1)
+		}
+		return v, err
 	}
 	return e.fill(ctx, p.d, p.b, key, p.gen, p.store, load, p.cc)
 }
@@ -164,23 +177,6 @@ func callOptions(opts []CallOption) callConfig {
 		}
 	}
 	return cc
-}
-
-// driver resolves the call's driver and asks its breaker for leave to use
-// it. ok is false when the call must skip Redis.
-func (e *engine[V]) driver(ctx context.Context, now int64) (conn.Driver, *breaker, bool) {
-	d, err := conn.Resolve(ctx, e.cfg.driver)
-	if err != nil {
-		e.m.stats.bypassed.Add(1)
-		e.m.report(ctx, &e.cfg, OpResolve, e.name, "", err)
-		return nil, nil, false
-	}
-	b := e.m.breakerFor(&e.cfg, d)
-	if !b.allow(now) {
-		e.m.stats.bypassed.Add(1)
-		return nil, nil, false
-	}
-	return d, b, true
 }
 
 // lookup reads and decodes the entry under key.
@@ -242,7 +238,7 @@ func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key s
 	if !ent.SoftExpiry.IsZero() && now >= ent.SoftExpiry.UnixNano() {
 		return v, gen, statusStale, nil
 	}
-	if e.near != nil {
+	if e.near != nil && e.m.near.serves(d) {
 		var soft int64
 		if !ent.SoftExpiry.IsZero() {
 			soft = ent.SoftExpiry.UnixNano()
@@ -266,17 +262,18 @@ func (e *engine[V]) encode(ctx context.Context, key string, v V) ([]byte, error)
 	return e.cfg.codec.Marshal(v)
 }
 
-// generation returns the function's generation as this process knows it,
-// re-reading it from Redis when the last read is older than the refresh
-// interval (or force is set). Only one caller re-reads; the others go on
-// with the value they have.
+// generation returns the function's generation on d as this process
+// knows it, re-reading it from Redis when the last read is older than the
+// refresh interval (or force is set). Only one caller re-reads; the others
+// go on with the value they have.
 func (e *engine[V]) generation(ctx context.Context, d conn.Driver, b *breaker, now int64, force bool) (uint64, error) {
-	seen := e.genSeen.Load()
+	st := e.gens.of(d)
+	seen := st.seen.Load()
 	if !force && seen != 0 && now-seen < int64(e.cfg.genRefresh) {
-		return e.gen.Load(), nil
+		return st.gen.Load(), nil
 	}
-	if !force && seen != 0 && !e.genSeen.CompareAndSwap(seen, now) {
-		return e.gen.Load(), nil // another caller is re-reading it
+	if !force && seen != 0 && !st.seen.CompareAndSwap(seen, now) {
+		return st.gen.Load(), nil // another caller is re-reading it
 	}
 	bctx, cancel := e.deadlines.bound(ctx, now)
 	data, err := d.Get(bctx, e.genKey)
@@ -288,19 +285,20 @@ func (e *engine[V]) generation(ctx context.Context, d conn.Driver, b *breaker, n
 	case err != nil:
 		e.m.redisResult(ctx, &e.cfg, b, OpGeneration, e.name, e.genKey, err)
 		if seen != 0 {
-			e.genSeen.CompareAndSwap(now, seen) // let the next caller retry
+			st.seen.CompareAndSwap(now, seen) // let the next caller retry
 		}
 		return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
 	default:
 		b.success()
 		if gen, err = strconv.ParseUint(string(data), 10, 64); err != nil {
-			err = fmt.Errorf("%w: generation %q is not a number", ErrCorruptEntry, data)
-			e.m.report(ctx, &e.cfg, OpGeneration, e.name, e.genKey, err)
-			return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
+			// Not ours: go on in generation 0 and say so. The next
+			// InvalidateAll replaces the value (see bumpGeneration).
+			e.m.report(ctx, &e.cfg, OpGeneration, e.name, e.genKey,
+				fmt.Errorf("%w: generation %q is not a number", ErrCorruptEntry, data))
+			gen = 0
 		}
 	}
-	e.gen.Store(gen)
-	e.genSeen.Store(now)
+	st.adopt(gen, now)
 	return gen, nil
 }
 
@@ -379,7 +377,9 @@ func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker,
 		soft := e.store(ctx, d, b, key, gen, v, cc)
 		if e.near != nil {
 			e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
-			e.near.put(key, v, gen, epoch, time.Now().UnixNano(), soft)
+			if e.m.near.serves(d) {
+				e.near.put(key, v, gen, epoch, time.Now().UnixNano(), soft)
+			}
 		}
 	}
 	return v, nil
@@ -395,15 +395,15 @@ func callLoader[V any](ctx context.Context, load func(context.Context) (V, error
 	return load(ctx)
 }
 
-// store writes v under key and returns its soft expiry (unix
-// nanoseconds, 0 for none).
-func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, v V, cc callConfig) (soft int64) {
+// entryFor encodes v as the entry to store under key in generation gen,
+// with the ttl to store it for and the time a near copy must be gone by
+// (its soft expiry, else its expiry; 0 for none).
+func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, cc callConfig, now time.Time) (ent Entry, ttl time.Duration, until int64, err error) {
 	payload, err := e.encode(ctx, key, v)
 	if err != nil {
-		e.m.report(ctx, &e.cfg, OpEncode, e.name, key, err)
-		return 0
+		return ent, 0, 0, err
 	}
-	ttl := e.cfg.ttl
+	ttl = e.cfg.ttl
 	if cc.ttlSet {
 		ttl = cc.ttl
 	}
@@ -411,21 +411,34 @@ func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key st
 		ttl -= time.Duration(rand.Float64() * e.cfg.jitter * float64(ttl))
 		ttl = max(ttl, time.Millisecond)
 	}
-	ent := Entry{Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: payload}
-	now := time.Now()
-	if e.cfg.stale > 0 && ttl > 0 {
+	ent = Entry{Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: payload}
+	switch {
+	case e.cfg.stale > 0 && ttl > 0:
 		ent.SoftExpiry = now.Add(ttl)
-		soft = ent.SoftExpiry.UnixNano()
+		until = ent.SoftExpiry.UnixNano()
 		ttl += e.cfg.stale
-	} else if ttl > 0 {
-		soft = now.Add(ttl).UnixNano() // a near copy never outlives Redis's
+	case ttl > 0:
+		until = now.Add(ttl).UnixNano()
+	}
+	return ent, ttl, until, nil
+}
+
+// store writes v under key and returns the time a near copy must be gone
+// by (see entryFor). Trouble is reported, not returned.
+func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, v V, cc callConfig) (until int64) {
+	now := time.Now()
+	ent, ttl, until, err := e.entryFor(ctx, key, gen, v, cc, now)
+	if err != nil {
+		e.m.report(ctx, &e.cfg, OpEncode, e.name, key, err)
+		return 0
 	}
 	e.save(ctx, d, b, key, ent, ttl, now.UnixNano())
-	return soft
+	return until
 }
 
 func (e *engine[V]) storeNegative(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, err error) {
-	if e.cfg.negTTL <= 0 {
+	// A context's end says nothing about the value: never cache it.
+	if e.cfg.negTTL <= 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	idx := 0
@@ -471,10 +484,43 @@ func (e *engine[V]) invalidate(ctx context.Context, key string) error {
 	if e.near != nil {
 		e.near.drop(key)
 	}
-	if err := e.cfg.store.Delete(ctx, d, key); err != nil {
+	bctx, cancel := e.deadlines.bound(ctx, time.Now().UnixNano())
+	defer cancel()
+	if err := e.cfg.store.Delete(bctx, d, key); err != nil {
 		return &Error{Op: OpDelete, Name: e.name, Key: key, Err: err}
 	}
 	e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
+	return nil
+}
+
+// set stores v under key as if the loader had returned it: a write
+// through the cache. Unlike a call, it returns what went wrong.
+func (e *engine[V]) set(ctx context.Context, key string, v V, opts []CallOption) error {
+	cc := callOptions(opts)
+	now := time.Now().UnixNano()
+	d, err := conn.Resolve(ctx, e.cfg.driver)
+	if err != nil {
+		return &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
+	}
+	gen, err := e.generation(ctx, d, nil, now, false)
+	if err != nil {
+		return err
+	}
+	ent, ttl, _, err := e.entryFor(ctx, key, gen, v, cc, time.Unix(0, now))
+	if err != nil {
+		return &Error{Op: OpEncode, Name: e.name, Key: key, Err: err}
+	}
+	if e.near != nil {
+		e.near.drop(key)
+	}
+	bctx, cancel := e.deadlines.bound(ctx, now)
+	defer cancel()
+	if err := e.cfg.store.Save(bctx, d, key, ent.Append(nil), ttl); err != nil {
+		return &Error{Op: OpSave, Name: e.name, Key: key, Err: err}
+	}
+	if e.near != nil {
+		e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
+	}
 	return nil
 }
 
@@ -484,16 +530,10 @@ func (e *engine[V]) invalidateAll(ctx context.Context) error {
 	return err
 }
 
-// adoptGeneration makes gen, just written by this process, the current
-// generation at once.
-func (e *engine[V]) adoptGeneration(gen uint64) {
-	for {
-		cur := e.gen.Load()
-		if cur >= gen || e.gen.CompareAndSwap(cur, gen) {
-			break
-		}
-	}
-	e.genSeen.Store(time.Now().UnixNano())
+// adoptGeneration makes gen, just written to d by this process, the
+// current generation at once.
+func (e *engine[V]) adoptGeneration(d conn.Driver, gen uint64) {
+	e.gens.of(d).adopt(gen, time.Now().UnixNano())
 	if e.near != nil {
 		e.near.clear()
 	}
@@ -503,9 +543,39 @@ func (e *engine[V]) adoptGeneration(gen uint64) {
 // process bumped the generation: re-read it on the next call, and drop
 // the near values at once.
 func (e *engine[V]) generationChanged() {
-	e.genSeen.Store(1)
+	e.gens.each((*genState).stale)
 	if e.near != nil {
 		e.near.clear()
+	}
+}
+
+// weakEngine is how the Manager reaches an engine, for invalidations,
+// without keeping it alive after the program dropped its Memo.
+type weakEngine[V any] struct{ p weak.Pointer[engine[V]] }
+
+func (w weakEngine[V]) alive() bool { return w.p.Value() != nil }
+
+func (w weakEngine[V]) adoptGeneration(d conn.Driver, gen uint64) {
+	if e := w.p.Value(); e != nil {
+		e.adoptGeneration(d, gen)
+	}
+}
+
+func (w weakEngine[V]) generationChanged() {
+	if e := w.p.Value(); e != nil {
+		e.generationChanged()
+	}
+}
+
+func (w weakEngine[V]) dropKey(key string) {
+	if e := w.p.Value(); e != nil {
+		e.dropKey(key)
+	}
+}
+
+func (w weakEngine[V]) dropAll() {
+	if e := w.p.Value(); e != nil {
+		e.dropAll()
 	}
 }
 

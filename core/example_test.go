@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-
-	"github.com/alicebob/miniredis/v2"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redcache/redcache/codec"
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/goredis"
@@ -104,9 +103,18 @@ func (s hashStore) Load(ctx context.Context, d conn.Driver, key string) ([]byte,
 
 func (s hashStore) Save(ctx context.Context, d conn.Driver, key string, entry []byte, ttl time.Duration) error {
 	// A hash field has no ttl of its own (before Redis 7.4): the hash
-	// expires as a whole.
-	if err := d.Pipeline(ctx, conn.NewCmd("HSET", s.hash, key, entry), conn.NewCmd("PEXPIRE", s.hash, ttl)); err != nil {
+	// expires as a whole. A ttl of 0 keeps it.
+	cmds := []*conn.Cmd{conn.NewCmd("HSET", s.hash, key, entry)}
+	if ttl > 0 {
+		cmds = append(cmds, conn.NewCmd("PEXPIRE", s.hash, ttl))
+	}
+	if err := d.Pipeline(ctx, cmds...); err != nil {
 		return err
+	}
+	for _, c := range cmds {
+		if c.Err != nil {
+			return c.Err
+		}
 	}
 	return nil
 }

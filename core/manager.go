@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,18 +118,45 @@ func (m *Manager) InvalidateAll(ctx context.Context, name string) error {
 
 // generationHolder is a memoized function's view of its generation.
 type generationHolder interface {
-	adoptGeneration(gen uint64) // this process bumped it to gen
-	generationChanged()         // another process bumped it
+	adoptGeneration(d conn.Driver, gen uint64) // this process bumped it to gen on d
+	generationChanged()                        // another process bumped it
+	alive() bool                               // false once the function was garbage collected
 }
 
-// register records e under name, so that InvalidateAll reaches it at once.
-func (m *Manager) register(name string, e generationHolder) {
+// register records h under name ("<prefix>:<name>"), so that
+// InvalidateAll reaches it at once. Holders are weak: a memoized function
+// the program dropped is forgotten here too.
+func (m *Manager) register(name string, h generationHolder) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.engines == nil {
 		m.engines = map[string][]generationHolder{}
 	}
-	m.engines[name] = append(m.engines[name], e)
+	m.engines[name] = append(liveHolders(m.engines[name]), h)
+}
+
+// holders returns the live holders registered under name.
+func (m *Manager) holders(name string) []generationHolder {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	live := liveHolders(m.engines[name])
+	if len(live) == 0 {
+		delete(m.engines, name)
+	} else {
+		m.engines[name] = live
+	}
+	return append([]generationHolder(nil), live...)
+}
+
+func liveHolders(hs []generationHolder) []generationHolder {
+	live := hs[:0]
+	for _, h := range hs {
+		if h.alive() {
+			live = append(live, h)
+		}
+	}
+	clear(hs[len(live):])
+	return live
 }
 
 func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) (uint64, error) {
@@ -140,7 +168,18 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 		return 0, &Error{Op: OpResolve, Name: name, Err: err}
 	}
 	key := generationKey(cfg.prefix, name)
-	v, err := d.Do(ctx, "INCR", key)
+	bctx, cancel := m.deadlines.bound(ctx, time.Now().UnixNano())
+	defer cancel()
+	v, err := d.Do(bctx, "INCR", key)
+	if conn.IsReplyError(err, "ERR") {
+		// The key holds something that is not a counter (not ours):
+		// replace it by a generation no entry can have, the time in
+		// nanoseconds, which is larger than any count of invalidations.
+		n := time.Now().UnixNano()
+		if err = d.Set(bctx, key, []byte(strconv.FormatInt(n, 10)), 0); err == nil {
+			v = n
+		}
+	}
 	if err != nil {
 		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: err}
 	}
@@ -149,11 +188,8 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: errors.New("INCR returned a non-integer")}
 	}
 	// Functions of this Manager under the same prefix see it at once.
-	m.mu.Lock()
-	holders := m.engines[cfg.prefix+":"+name]
-	m.mu.Unlock()
-	for _, h := range holders {
-		h.adoptGeneration(uint64(n))
+	for _, h := range m.holders(cfg.prefix + ":" + name) {
+		h.adoptGeneration(d, uint64(n))
 	}
 	// Near caches in other processes drop the function's values now
 	// rather than at their next generation refresh.
@@ -168,7 +204,10 @@ func (m *Manager) report(ctx context.Context, cfg *config, op Op, name, key stri
 	switch {
 	case errors.Is(err, ErrCorruptEntry):
 		m.stats.corrupt.Add(1)
-	case op == OpEncode, op == OpBreaker:
+	case op == OpEncode:
+		m.stats.encodeErrors.Add(1)
+	case op == OpBreaker, op == OpResolve:
+		// Counted as Bypassed by the call.
 	default:
 		m.stats.redisErrors.Add(1)
 	}
@@ -213,6 +252,7 @@ type Stats struct {
 	LoadPanics     uint64       // loader calls that panicked (included in LoadErrors)
 	RedisErrors    uint64       // failed Redis calls: timeouts, connection errors, refusals
 	CorruptEntries uint64       // entries that were not ours or did not decode
+	EncodeErrors   uint64       // values the codec (or BeforeSave) could not encode: returned, not cached
 	Bypassed       uint64       // calls that skipped Redis: breaker open or no connection
 	NearActive     bool         // the near cache\'s invalidation subscription is up
 	Breaker        BreakerState // the least healthy breaker, when calls resolve several drivers
@@ -222,6 +262,7 @@ type counters struct {
 	hits, near, stale, negative, misses atomic.Uint64
 	loads, loadErrors, loadPanics       atomic.Uint64
 	redisErrors, corrupt, bypassed      atomic.Uint64
+	encodeErrors                        atomic.Uint64
 }
 
 // Stats returns the Manager's counters. They are read one by one without
@@ -240,6 +281,7 @@ func (m *Manager) Stats() Stats {
 		LoadPanics:     s.loadPanics.Load(),
 		RedisErrors:    s.redisErrors.Load(),
 		CorruptEntries: s.corrupt.Load(),
+		EncodeErrors:   s.encodeErrors.Load(),
 		Bypassed:       s.bypassed.Load(),
 		NearActive:     m.near.active.Load(),
 		Breaker:        m.breakerState(),

@@ -79,6 +79,18 @@ func (c *Memo[A, V]) Peek(ctx context.Context, a A) (v V, found bool, err error)
 	return c.e.peek(ctx, key)
 }
 
+// Set stores v as the cached value for a, as if fn had returned it: a
+// write through the cache, for code that has just changed the value at
+// its source. TTL is the only CallOption it heeds. Unlike Get, it
+// returns Redis trouble, as an [*Error].
+func (c *Memo[A, V]) Set(ctx context.Context, a A, v V, opts ...CallOption) error {
+	key, err := c.Key(a)
+	if err != nil {
+		return err
+	}
+	return c.e.set(ctx, key, v, opts)
+}
+
 // Invalidate deletes the cached value for a, in every process.
 func (c *Memo[A, V]) Invalidate(ctx context.Context, a A) error {
 	key, err := c.Key(a)
@@ -141,6 +153,11 @@ func (c *Memo0[V]) Refresh(ctx context.Context) (V, error) { return c.Get(ctx, R
 
 // Peek returns the cached value without calling fn; see [Memo.Peek].
 func (c *Memo0[V]) Peek(ctx context.Context) (V, bool, error) { return c.e.peek(ctx, c.key) }
+
+// Set stores v as the cached value; see [Memo.Set].
+func (c *Memo0[V]) Set(ctx context.Context, v V, opts ...CallOption) error {
+	return c.e.set(ctx, c.key, v, opts)
+}
 
 // Invalidate deletes the cached value, in every process.
 func (c *Memo0[V]) Invalidate(ctx context.Context) error { return c.e.invalidate(ctx, c.key) }
@@ -206,6 +223,15 @@ func (c *Memo2[A, B, V]) Peek(ctx context.Context, a A, b B) (V, bool, error) {
 		return zero, false, err
 	}
 	return c.e.peek(ctx, key)
+}
+
+// Set stores v as the cached value for (a, b); see [Memo.Set].
+func (c *Memo2[A, B, V]) Set(ctx context.Context, a A, b B, v V, opts ...CallOption) error {
+	key, err := c.Key(a, b)
+	if err != nil {
+		return err
+	}
+	return c.e.set(ctx, key, v, opts)
 }
 
 // Invalidate deletes the cached value for (a, b), in every process.

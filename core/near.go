@@ -126,6 +126,7 @@ func (n *nearCache[V]) clear() {
 type invalidator interface {
 	dropKey(key string)
 	dropAll()
+	alive() bool
 }
 
 // nearHub is a Manager's side of the near cache protocol: one
@@ -134,7 +135,8 @@ type invalidator interface {
 type nearHub struct {
 	id     string
 	once   sync.Once
-	active atomic.Bool // the subscription is up: near caches may serve
+	active atomic.Bool  // the subscription is up: near caches may serve
+	driver atomic.Value // holds a driverBox: the Redis the subscription watches
 
 	mu     sync.RWMutex
 	caches []invalidator
@@ -146,10 +148,30 @@ func newNearHub() *nearHub {
 	return &nearHub{id: hex.EncodeToString(b)}
 }
 
+type driverBox struct{ d conn.Driver }
+
+// serves reports whether near caches may serve a call that resolved d:
+// the subscription is up, on d. A near cache watches one Redis; calls
+// to another go to that Redis.
+func (h *nearHub) serves(d conn.Driver) bool {
+	if !h.active.Load() {
+		return false
+	}
+	b, _ := h.driver.Load().(driverBox)
+	return b.d != nil && sameDriver(b.d, d)
+}
+
 func (h *nearHub) add(c invalidator) {
 	h.mu.Lock()
-	h.caches = append(h.caches, c)
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	live := h.caches[:0]
+	for _, old := range h.caches {
+		if old.alive() {
+			live = append(live, old)
+		}
+	}
+	clear(h.caches[len(live):])
+	h.caches = append(live, c)
 }
 
 func (h *nearHub) each(f func(invalidator)) {
@@ -172,6 +194,7 @@ func genMessage(sender, fn string) string { return "g " + sender + " " + fn }
 // a near-cached call uses.
 func (m *Manager) startNear(d conn.Driver) {
 	m.near.once.Do(func() {
+		m.near.driver.Store(driverBox{d})
 		if !m.enter() {
 			return
 		}
@@ -227,10 +250,7 @@ func (m *Manager) receive(ctx context.Context, sub conn.Subscription) error {
 		case "k":
 			m.near.each(func(c invalidator) { c.dropKey(target) })
 		case "g":
-			m.mu.Lock()
-			holders := m.engines[target]
-			m.mu.Unlock()
-			for _, h := range holders {
+			for _, h := range m.holders(target) {
 				h.generationChanged()
 			}
 		}
