@@ -48,7 +48,7 @@ func TestConformanceCluster(t *testing.T) {
 	t.Run("NewRESP3", func(t *testing.T) {
 		conntest.Run(t, func(t *testing.T) conn.Driver {
 			c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Protocol: 3, ContextTimeoutEnabled: true})
-			return goredis.New(c, goredis.WithCloseClient())
+			return goredis.New(c, goredis.WithOwnedClient())
 		})
 	})
 }

@@ -16,7 +16,7 @@
 //
 // [New] wraps a client you built yourself, for everything a URL cannot
 // say (TLS certificates, a credentials provider, hooks, tracing), and
-// leaves it open when the driver is closed unless [WithCloseClient] hands
+// leaves it open when the driver is closed unless [WithOwnedClient] hands
 // it over:
 //
 //	rdb := redis.NewClusterClient(&redis.ClusterOptions{

@@ -44,7 +44,7 @@ type Driver struct {
 // *redis.ClusterClient or a *redis.Ring.
 //
 // The client stays the caller's: [Driver.Close] leaves it open unless the
-// [WithCloseClient] option hands it over.
+// [WithOwnedClient] option hands it over.
 //
 // The conn contract wants every call to end with its context. go-redis
 // applies a context's deadline to the network only when the client's

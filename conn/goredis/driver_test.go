@@ -84,9 +84,9 @@ func TestCloseLeavesBorrowedClientOpen(t *testing.T) {
 	}
 }
 
-func TestWithCloseClient(t *testing.T) {
+func TestWithOwnedClient(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: conntest.RedisAddr(t)})
-	d := goredis.New(c, goredis.WithCloseClient(), nil)
+	d := goredis.New(c, goredis.WithOwnedClient(), nil)
 	must(t, d.Close())
 	if err := c.Ping(ctxT(t)).Err(); !errors.Is(err, redis.ErrClosed) {
 		t.Fatalf("Ping on a client handed to the driver, after Close = %v, want redis.ErrClosed", err)
@@ -171,7 +171,7 @@ func TestPipelineBadArgsRunsTheRest(t *testing.T) {
 func TestPipelineTransportError(t *testing.T) {
 	// Nothing listens on port 1.
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
-	d := goredis.New(c, goredis.WithCloseClient())
+	d := goredis.New(c, goredis.WithOwnedClient())
 	defer d.Close()
 	cmds := []*conn.Cmd{conn.NewCmd("PING"), conn.NewCmd("GET", "k")}
 	err := d.Pipeline(ctxT(t), cmds...)
@@ -310,7 +310,7 @@ func TestSubscribeLeavesNoGoroutine(t *testing.T) {
 	// A Subscribe that fails cleans up too: nothing listens on port 1, so
 	// the subscription fails with the dial error (or the deadline, if the
 	// dial is slower).
-	dead := goredis.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), goredis.WithCloseClient())
+	dead := goredis.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), goredis.WithOwnedClient())
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	_, err := dead.Subscribe(short, "x")
 	cancel()
@@ -490,7 +490,7 @@ func TestRing(t *testing.T) {
 	// MGet and Del work key by key and that ForEachNode sees both.
 	addr := conntest.RedisAddr(t)
 	r := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": addr, "b": addr}, ContextTimeoutEnabled: true})
-	d := goredis.New(r, goredis.WithCloseClient())
+	d := goredis.New(r, goredis.WithOwnedClient())
 	defer d.Close()
 	ctx := ctxT(t)
 	ks := keys(t, d, 10)
@@ -566,7 +566,7 @@ func TestClientSideCacheValuesAreCopied(t *testing.T) {
 func TestRingPublish(t *testing.T) {
 	addr := conntest.RedisAddr(t)
 	r := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": addr, "b": addr}, ContextTimeoutEnabled: true})
-	d := goredis.New(r, goredis.WithCloseClient())
+	d := goredis.New(r, goredis.WithOwnedClient())
 	defer d.Close()
 	ctx := ctxT(t)
 	sub, err := d.Subscribe(ctx, "goredis-test:ring")

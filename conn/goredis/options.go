@@ -19,10 +19,10 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// WithCloseClient makes [Driver.Close] close the go-redis client given to
+// WithOwnedClient makes [Driver.Close] close the go-redis client given to
 // [New] as well, handing its ownership to the driver. Without it the
 // client stays open: it belongs to the caller, who may share it with other
 // code. A driver from [Open] always owns and closes its client.
-func WithCloseClient() Option {
+func WithOwnedClient() Option {
 	return func(c *config) { c.closeClient = true }
 }

@@ -55,7 +55,7 @@ func openGoRedisClient(addrs []string, tlsConfig *tls.Config) conn.Driver {
 		TLSConfig:             tlsConfig,
 		ContextTimeoutEnabled: true, // let contexts bound every call
 	})
-	return goredis.New(rdb, goredis.WithCloseClient()) // d.Close closes rdb too
+	return goredis.New(rdb, goredis.WithOwnedClient()) // d.Close closes rdb too
 }
 
 // openRadixTLS connects with radix over TLS to a server whose certificate
