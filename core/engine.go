@@ -128,7 +128,7 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		p.d, p.b, p.gen, p.load, p.store = d, b, gen, true, err == nil
 		return v, p, nil
 	}
-	v, gen, st, err := e.lookup(ctx, d, b, key, now)
+	v, gen, st, err := e.lookup(ctx, d, b, key, now, false)
 	switch st {
 	case statusHit:
 		e.m.stats.hits.Add(1)
@@ -179,11 +179,18 @@ func callOptions(opts []CallOption) callConfig {
 	return cc
 }
 
-// lookup reads and decodes the entry under key.
-func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key string, now int64) (v V, gen uint64, st status, err error) {
+// lookup reads and decodes the entry under key. quiet is for a second
+// look at an entry (see loadAndStore): its trouble was reported, counted
+// and fed to the breaker by the first.
+func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key string, now int64, quiet bool) (v V, gen uint64, st status, err error) {
+	report := func(op Op, key string, err error) {
+		if !quiet {
+			e.m.report(ctx, &e.cfg, op, e.name, key, err)
+		}
+	}
 	var epoch uint64
 	if e.near != nil {
-		epoch = e.near.epoch.Load() // before the read: see nearCache.put
+		epoch = e.near.epoch(key) // before the read: see nearCache.put
 	}
 	gen, err = e.generation(ctx, d, b, now, false)
 	if err != nil {
@@ -197,7 +204,9 @@ func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key s
 			b.success()
 			return v, gen, statusMiss, nil
 		}
-		e.m.redisResult(ctx, &e.cfg, b, OpLoad, e.name, key, err)
+		if !quiet {
+			e.m.redisResult(ctx, &e.cfg, b, OpLoad, e.name, key, err)
+		}
 		return v, 0, statusUnavailable, &Error{Op: OpLoad, Name: e.name, Key: key, Err: err}
 	}
 	b.success()
@@ -206,7 +215,7 @@ func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key s
 		err = fmt.Errorf("%w: written with codec ID %#02x, read with %#02x", ErrCorruptEntry, ent.Codec, e.codecID)
 	}
 	if err != nil {
-		e.m.report(ctx, &e.cfg, OpDecode, e.name, key, err)
+		report(OpDecode, key, err)
 		return v, gen, statusMiss, nil
 	}
 	if ent.Generation != gen {
@@ -225,13 +234,13 @@ func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key s
 	if ent.Negative {
 		ce, err := decodeNegative(ent.Payload, e.cfg.negErrs)
 		if err != nil {
-			e.m.report(ctx, &e.cfg, OpDecode, e.name, key, err)
+			report(OpDecode, key, err)
 			return v, gen, statusMiss, nil
 		}
 		return v, gen, statusNegative, ce
 	}
 	if err := e.decode(ctx, key, ent.Payload, &v); err != nil {
-		e.m.report(ctx, &e.cfg, OpDecode, e.name, key, fmt.Errorf("%w: %w", ErrCorruptEntry, err))
+		report(OpDecode, key, fmt.Errorf("%w: %w", ErrCorruptEntry, err))
 		var zero V
 		return zero, gen, statusMiss, nil
 	}
@@ -358,9 +367,17 @@ func (m *Manager) detached(ctx context.Context, f func(context.Context) (any, er
 }
 
 func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, store bool, load func(context.Context) (V, error), cc callConfig) (any, error) {
+	if store && !cc.refresh {
+		// A caller that missed just before another caller's load stored
+		// its value can reach the flight after that load ended: look
+		// again, so that it does not load a second time.
+		if v, _, st, _ := e.lookup(ctx, d, b, key, time.Now().UnixNano(), true); st == statusHit {
+			return v, nil
+		}
+	}
 	var epoch uint64
 	if e.near != nil {
-		epoch = e.near.epoch.Load()
+		epoch = e.near.epoch(key)
 	}
 	v, err := callLoader(ctx, load)
 	e.m.stats.loads.Add(1)
@@ -469,6 +486,8 @@ func (e *engine[V]) save(ctx context.Context, d conn.Driver, b *breaker, key str
 // see it stale, without making any of them wait.
 func (e *engine[V]) refreshInBackground(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, load func(context.Context) (V, error), cc callConfig) {
 	e.flight.DoChan(key, func() (any, error) {
+		cc := cc
+		cc.refresh = true // reload the stale value, do not read it again
 		return e.m.detached(ctx, func(lctx context.Context) (any, error) {
 			return e.loadAndStore(lctx, d, b, key, gen, true, load, cc)
 		})
@@ -604,7 +623,7 @@ func (e *engine[V]) peek(ctx context.Context, key string) (V, bool, error) {
 	if !b.allow(now) {
 		return zero, false, &Error{Op: OpLoad, Name: e.name, Key: key, Err: ErrCircuitOpen}
 	}
-	v, _, st, err := e.lookup(ctx, d, b, key, now)
+	v, _, st, err := e.lookup(ctx, d, b, key, now, false)
 	switch st {
 	case statusHit, statusStale:
 		return v, true, nil

@@ -35,16 +35,16 @@ type nearCache[V any] struct {
 	ttl      int64 // nanoseconds
 	perShard int
 	seed     maphash.Seed
-	// epoch counts the invalidations received; a value read from Redis
-	// is kept only if no invalidation arrived while it was being read,
-	// so a late reader never puts back what a message just dropped.
-	epoch  atomic.Uint64
-	shards [nearShards]nearShard[V]
+	shards   [nearShards]nearShard[V]
 }
 
 type nearShard[V any] struct {
 	mu sync.RWMutex
 	m  map[string]nearEntry[V]
+	// epoch counts the invalidations of the shard's keys; a value read
+	// from Redis is kept only if none arrived while it was being read, so
+	// a late reader never puts back what a message just dropped.
+	epoch atomic.Uint64
 }
 
 type nearEntry[V any] struct {
@@ -81,18 +81,22 @@ func (n *nearCache[V]) get(key string, gen uint64, now int64) (V, bool) {
 
 // put keeps v under key, unless an invalidation arrived since epoch was
 // read. expires may cut the near ttl short (a soft expiry).
+// epoch returns the invalidation count of key's shard, to be read before
+// the value that put will keep.
+func (n *nearCache[V]) epoch(key string) uint64 { return n.shard(key).epoch.Load() }
+
 func (n *nearCache[V]) put(key string, v V, gen uint64, epoch uint64, now, expires int64) {
-	if n.epoch.Load() != epoch {
+	s := n.shard(key)
+	if s.epoch.Load() != epoch {
 		return
 	}
 	exp := now + n.ttl
 	if expires > 0 && expires < exp {
 		exp = expires
 	}
-	s := n.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n.epoch.Load() != epoch {
+	if s.epoch.Load() != epoch {
 		return
 	}
 	if _, ok := s.m[key]; !ok && len(s.m) >= n.perShard {
@@ -105,18 +109,18 @@ func (n *nearCache[V]) put(key string, v V, gen uint64, epoch uint64, now, expir
 }
 
 func (n *nearCache[V]) drop(key string) {
-	n.epoch.Add(1)
 	s := n.shard(key)
 	s.mu.Lock()
+	s.epoch.Add(1)
 	delete(s.m, key)
 	s.mu.Unlock()
 }
 
 func (n *nearCache[V]) clear() {
-	n.epoch.Add(1)
 	for i := range n.shards {
 		s := &n.shards[i]
 		s.mu.Lock()
+		s.epoch.Add(1)
 		clear(s.m)
 		s.mu.Unlock()
 	}
