@@ -11,6 +11,9 @@
 #   3. go test -race -count=1 over every workspace module (go.work)
 #   4. per module, with GOWORK=off: go build, go vet, go test -count=1
 #      (proves each module builds and tests on its own)
+#   5. the comparison harness in its quick mode (redcache bench --quick),
+#      against the standalone server, into the temp folder: the harness
+#      stays runnable, and its targets are printed (never asserted)
 #
 # Whatever happens, the servers are stopped and their temp folder removed.
 #
@@ -18,7 +21,7 @@
 #   bash tools/test.sh [--quick] [go test flags...]
 #   bash tools/test.sh --servers-only        (alias: serve)
 #
-#   --quick             skip step 4 (same as REDCACHE_TEST_SHORT=1)
+#   --quick             skip steps 4 and 5 (same as REDCACHE_TEST_SHORT=1)
 #   --servers-only      start the servers, print the export lines, wait for Ctrl-C
 #   go test flags       passed to every go test run, e.g. -run TestX -v
 #
@@ -368,11 +371,18 @@ else
 	done
 fi
 
+if ((!QUICK)); then
+	section "redcache bench --quick (figures only; nothing is asserted on them)"
+	go run ./tools/cmd/redcache bench --quick --redis "$REDCACHE_TEST_REDIS" \
+		--out "$TMP/performance.md" --svg "$TMP/performance.svg"
+	sed -n '/^## Targets/,/^## Machine/p' "$TMP/performance.md" | sed '$d'
+fi
+
 STEP="done"
 if ((QUICK)); then
-	standalone="GOWORK=off pass skipped"
+	standalone="GOWORK=off pass and bench skipped"
 else
-	standalone="${#MODULES[@]} modules built and tested alone"
+	standalone="${#MODULES[@]} modules built and tested alone; bench --quick ran"
 fi
 printf '\n== PASS: gofmt, go vet, go test -race over %d workspace modules; %s (%ds)\n' \
 	"${#MODULES[@]}" "$standalone" $((SECONDS - START))
