@@ -46,7 +46,7 @@ peek, invalidate:
 a near cache in front of Redis:
   db: product 1
   served from process memory: true
-stats: 4 hits, 9 misses, 10 loads (2 failed), 0 redis errors, breaker closed
+stats: 4 hits, 9 misses, 11 loads (2 failed), 0 redis errors, breaker closed
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
