@@ -541,7 +541,7 @@ func groupBySlot(keys []string) []slotGroup {
 	var groups []slotGroup
 	at := make(map[uint16]int)
 	for i, k := range keys {
-		s := slot(k)
+		s := conn.Slot(k)
 		g, ok := at[s]
 		if !ok {
 			g = len(groups)

@@ -6,39 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redis/go-redis/v9"
 )
-
-func TestSlot(t *testing.T) {
-	// Values from the Redis Cluster specification and from CLUSTER KEYSLOT.
-	tests := []struct {
-		key  string
-		want uint16
-	}{
-		{"", 0},
-		{"123456789", 0x31C3 % slotCount}, // the CRC16-XMODEM check value
-		{"foo", 12182},
-		{"bar", 5061},
-		{"hello", 866},
-		{"{user1000}.following", 3443},
-		{"{user1000}.followers", 3443},
-		{"user1000", 3443},
-		{"foo{}{bar}", 8363},           // empty tag: the whole key is hashed
-		{"foo{{bar}}zap", 4015},        // the tag is "{bar"
-		{"foo{bar}{zap}", slot("bar")}, // only the first tag counts
-		{"{", slot("{")},
-		{"}{", slot("}{")},
-	}
-	for _, tt := range tests {
-		if got := slot(tt.key); got != tt.want {
-			t.Errorf("slot(%q) = %d, want %d", tt.key, got, tt.want)
-		}
-	}
-	if slot("foo{}{bar}") == slot("bar") {
-		t.Errorf("an empty hash tag must hash the whole key")
-	}
-}
 
 func TestSlotMatchesServer(t *testing.T) {
 	addrs := conntest.ClusterAddrs(t)
@@ -66,8 +37,8 @@ func TestSlotMatchesServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, cmd := range cmds {
-		if want := cmd.(*redis.IntCmd).Val(); int64(slot(keys[i])) != want {
-			t.Errorf("slot(%q) = %d, CLUSTER KEYSLOT = %d", keys[i], slot(keys[i]), want)
+		if want := cmd.(*redis.IntCmd).Val(); int64(conn.Slot(keys[i])) != want {
+			t.Errorf("conn.Slot(%q) = %d, CLUSTER KEYSLOT = %d", keys[i], conn.Slot(keys[i]), want)
 		}
 	}
 }

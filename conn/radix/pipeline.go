@@ -79,7 +79,7 @@ func (d *Driver) perSlot(ctx context.Context, name string, keys []string, k kind
 		slots = make(map[uint16]int)
 	)
 	for i, key := range keys {
-		s := slot(key)
+		s := conn.Slot(key)
 		j, ok := slots[s]
 		if !ok {
 			j = len(acts)
@@ -201,7 +201,7 @@ func groupByNode(topo rdx.ClusterTopo, acts []*action) ([]*pipe, []string) {
 		if !a.routed {
 			continue
 		}
-		nodes[i] = primaryOf(topo, slot(a.route[0]))
+		nodes[i] = primaryOf(topo, conn.Slot(a.route[0]))
 		if keyed < 0 {
 			for j := 0; j < i; j++ { // keyless ones before the first keyed one
 				nodes[j] = nodes[i]

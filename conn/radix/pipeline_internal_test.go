@@ -20,9 +20,9 @@ func TestGroupByNode(t *testing.T) {
 		{Addr: "b", Slots: [][2]uint16{{8192, 16384}}},
 		{Addr: "b2", Slots: [][2]uint16{{8192, 16384}}, SecondaryOfAddr: "b"},
 	}
-	onA, onB := "foo{b}", "foo{a}" // slot("b") = 3300, slot("a") = 15495
-	if primaryOf(topo, slot(onA)) != "a" || primaryOf(topo, slot(onB)) != "b" {
-		t.Fatalf("test keys: %q on %s, %q on %s", onA, primaryOf(topo, slot(onA)), onB, primaryOf(topo, slot(onB)))
+	onA, onB := "foo{b}", "foo{a}" // conn.Slot("b") = 3300, conn.Slot("a") = 15495
+	if primaryOf(topo, conn.Slot(onA)) != "a" || primaryOf(topo, conn.Slot(onB)) != "b" {
+		t.Fatalf("test keys: %q on %s, %q on %s", onA, primaryOf(topo, conn.Slot(onA)), onB, primaryOf(topo, conn.Slot(onB)))
 	}
 	keyed := func(name, key string) *action {
 		a := keyAction(opArgs, key, kindAny)

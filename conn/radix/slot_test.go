@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	rdx "github.com/mediocregopher/radix/v4"
+	"github.com/redcache/redcache/conn"
 )
 
 func TestSlotKnownValues(t *testing.T) {
@@ -25,8 +26,8 @@ func TestSlotKnownValues(t *testing.T) {
 		{"foo{bar}{zap}", 5061}, // only the first tag counts: "bar"
 	}
 	for _, c := range cases {
-		if got := slot(c.key); got != c.want {
-			t.Errorf("slot(%q) = %d, want %d", c.key, got, c.want)
+		if got := conn.Slot(c.key); got != c.want {
+			t.Errorf("conn.Slot(%q) = %d, want %d", c.key, got, c.want)
 		}
 	}
 }
@@ -48,8 +49,8 @@ func TestSlotMatchesRadix(t *testing.T) {
 		keys = append(keys, k, string(b))
 	}
 	for _, k := range keys {
-		if got, want := slot(k), rdx.ClusterSlot([]byte(k)); got != want {
-			t.Fatalf("slot(%q) = %d, radix says %d", k, got, want)
+		if got, want := conn.Slot(k), rdx.ClusterSlot([]byte(k)); got != want {
+			t.Fatalf("conn.Slot(%q) = %d, radix says %d", k, got, want)
 		}
 	}
 }
@@ -58,6 +59,6 @@ func BenchmarkSlot(b *testing.B) {
 	key := "redcache:users.get:7d0f3c2a9b1e4f6a8c5d2e1f0a9b8c7d6e5f4a3b"
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		_ = slot(key)
+		_ = conn.Slot(key)
 	}
 }

@@ -56,7 +56,7 @@ func (d *Driver) pubsubAddr(channel string) (network, addr string, err error) {
 	switch c := d.client.(type) {
 	case *rdx.Cluster:
 		topo := c.Topo()
-		if addr := primaryOf(topo, slot(channel)); addr != "" {
+		if addr := primaryOf(topo, conn.Slot(channel)); addr != "" {
 			return "tcp", addr, nil
 		}
 		for _, n := range topo {

@@ -1,7 +1,7 @@
-package goredis
+package conn
 
-// slotCount is the number of hash slots of a Redis Cluster.
-const slotCount = 16384
+// SlotCount is the number of hash slots of a Redis Cluster.
+const SlotCount = 16384
 
 // crc16tab is the CRC16-XMODEM table (polynomial 0x1021, initial value 0)
 // that Redis Cluster hashes keys with.
@@ -20,14 +20,12 @@ var crc16tab = func() (t [256]uint16) {
 	return t
 }()
 
-// slot returns the Redis Cluster hash slot of key, as the Cluster
+// Slot returns the Redis Cluster hash slot of key, as the Cluster
 // specification defines it: CRC16 of the key modulo 16384, where only the
 // part between the first '{' and the next '}' is hashed when that part is
-// not empty (a hash tag), so that related keys can share a slot.
-//
-// go-redis computes the same in an internal package; it is repeated here
-// so that MGet and Del can group keys per slot before they reach it.
-func slot(key string) uint16 {
+// not empty (a hash tag), so that related keys can share a slot. Drivers
+// use it to split multi-key calls per slot.
+func Slot(key string) uint16 {
 	for i := 0; i < len(key); i++ {
 		if key[i] != '{' {
 			continue
@@ -46,5 +44,5 @@ func slot(key string) uint16 {
 	for i := 0; i < len(key); i++ {
 		crc = crc<<8 ^ crc16tab[byte(crc>>8)^key[i]]
 	}
-	return crc % slotCount
+	return crc % SlotCount
 }
