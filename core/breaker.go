@@ -37,16 +37,25 @@ func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()),
 // dead Redis costs an atomic load per call; after the cooldown one call
 // is let through as a probe (half-open), and its outcome closes or
 // reopens the breaker.
+//
+// Timeouts are judged more slowly than refusals. A burst of callers larger
+// than the connection pool makes calls time out while they wait for a
+// connection, with Redis healthy; opening then would skip Redis exactly
+// when the load is highest. So consecutive timeouts open the breaker only
+// once they also span minSpan (twice the call timeout): a Redis that is
+// really gone keeps timing out for that long, a burst does not.
 type breaker struct {
 	threshold int32
 	cooldown  int64 // nanoseconds
+	minSpan   int64 // nanoseconds that consecutive timeouts must span
 	state     atomic.Int32
 	fails     atomic.Int32
+	firstFail atomic.Int64 // unix nanoseconds of the first of the consecutive failures
 	openedAt  atomic.Int64 // unix nanoseconds
 }
 
-func newBreaker(threshold int, cooldown time.Duration) *breaker {
-	return &breaker{threshold: int32(threshold), cooldown: int64(cooldown)}
+func newBreaker(threshold int, cooldown, minSpan time.Duration) *breaker {
+	return &breaker{threshold: int32(threshold), cooldown: int64(cooldown), minSpan: int64(minSpan)}
 }
 
 // allow reports whether a call may use Redis. A true return must be
@@ -80,8 +89,9 @@ func (b *breaker) success() {
 }
 
 // failure records a failed Redis call and reports whether it opened the
-// breaker.
-func (b *breaker) failure(now int64) bool {
+// breaker. timeout tells a call that ran out of time from one that was
+// refused.
+func (b *breaker) failure(now int64, timeout bool) bool {
 	if b == nil {
 		return false
 	}
@@ -94,7 +104,11 @@ func (b *breaker) failure(now int64) bool {
 		b.state.CompareAndSwap(int32(BreakerHalfOpen), int32(BreakerOpen))
 		return false
 	case BreakerClosed:
-		if b.fails.Add(1) < b.threshold {
+		n := b.fails.Add(1)
+		if n == 1 {
+			b.firstFail.Store(now)
+		}
+		if n < b.threshold || (timeout && now-b.firstFail.Load() < b.minSpan) {
 			return false
 		}
 		b.openedAt.Store(now)

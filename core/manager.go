@@ -56,7 +56,7 @@ func (m *Manager) newBreaker(cfg config) *breaker {
 	if cfg.breakerFail <= 0 {
 		return nil
 	}
-	return newBreaker(cfg.breakerFail, cfg.breakerWait)
+	return newBreaker(cfg.breakerFail, cfg.breakerWait, 2*cfg.timeout)
 }
 
 // breakerFor returns the breaker that watches d. Each driver has its own,
@@ -231,7 +231,7 @@ func (m *Manager) redisResult(ctx context.Context, cfg *config, b *breaker, op O
 		b.success()
 		m.report(ctx, cfg, op, name, key, err)
 	default:
-		if b.failure(time.Now().UnixNano()) {
+		if b.failure(time.Now().UnixNano(), errors.Is(err, context.DeadlineExceeded)) {
 			m.report(ctx, cfg, OpBreaker, name, key, ErrCircuitOpen)
 		}
 		m.report(ctx, cfg, op, name, key, err)

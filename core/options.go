@@ -157,8 +157,10 @@ func WithMaxKeyLength(n int) Option { return func(c *config) { c.maxKeyLen = max
 
 // WithBreaker sets the circuit breaker: after failures consecutive Redis
 // failures it opens, and calls skip Redis for cooldown; then one call
-// probes, and a success closes it. failures <= 0 turns the breaker off.
-// The default is 5 failures and 1s.
+// probes, and a success closes it. Consecutive timeouts must also span
+// twice the call timeout ([WithTimeout]), so that a burst of callers
+// queueing for the connection pool does not open it. failures <= 0 turns
+// the breaker off. The default is 5 failures and 1s.
 func WithBreaker(failures int, cooldown time.Duration) Option {
 	return func(c *config) { c.breakerFail, c.breakerWait = failures, max(cooldown, 0) }
 }

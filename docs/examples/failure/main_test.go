@@ -28,7 +28,7 @@ func TestRun(t *testing.T) {
   8 loads, 5 redis errors, 3 bypassed, breaker open
   reported: 5 generation reads, 1 breaker opening
 Redis hangs:
-  10 calls in under a second: true; 2 timed out, 8 bypassed, breaker open
+  10 calls in under a second: true; 3 timed out, 7 bypassed, breaker open
 a corrupt entry:
   2 calls, 1 load: the corrupt entry was a miss, then overwritten; 1 reported corrupt
 a loader panics:
