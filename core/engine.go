@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"weak"
 
@@ -30,6 +32,17 @@ type engine[V any] struct {
 	gens   genStates
 	flight singleflight.Group
 	near   *nearCache[V] // nil without WithNearCache
+	// stored holds, per slot of keys, when a load last stored a value:
+	// a flight leader looks at the cache again only if a load stored into
+	// its slot after its caller read the cache (see loadAndStore).
+	stored [storedSlots]atomic.Int64
+	seed   maphash.Seed
+}
+
+const storedSlots = 64
+
+func (e *engine[V]) storedSlot(key string) *atomic.Int64 {
+	return &e.stored[maphash.String(e.seed, key)%storedSlots]
 }
 
 func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
@@ -39,7 +52,7 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	if err := checkName(name); err != nil {
 		panic(err)
 	}
-	e := &engine[V]{m: m, cfg: m.cfg, name: name}
+	e := &engine[V]{m: m, cfg: m.cfg, name: name, seed: maphash.MakeSeed()}
 	e.cfg.apply(opts)
 	e.deadlines = m.deadlines
 	if e.cfg.timeout != m.cfg.timeout {
@@ -100,6 +113,7 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		return v, p, nil
 	}
 	now := time.Now().UnixNano()
+	p.cc.since = now
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
 		e.m.stats.bypassed.Add(1)
@@ -367,9 +381,10 @@ func (m *Manager) detached(ctx context.Context, f func(context.Context) (any, er
 }
 
 func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, store bool, load func(context.Context) (V, error), cc callConfig) (any, error) {
-	if store && !cc.refresh {
+	if store && !cc.refresh && e.storedSlot(key).Load() >= cc.since {
 		// A caller that missed just before another caller's load stored
-		// its value can reach the flight after that load ended: look
+		// its value can reach the flight after that load ended: when a
+		// load stored into this key's slot since the caller read, look
 		// again, so that it does not load a second time.
 		if v, _, st, _ := e.lookup(ctx, d, b, key, time.Now().UnixNano(), true); st == statusHit {
 			return v, nil
@@ -392,6 +407,7 @@ func (e *engine[V]) loadAndStore(ctx context.Context, d conn.Driver, b *breaker,
 	}
 	if store {
 		soft := e.store(ctx, d, b, key, gen, v, cc)
+		e.storedSlot(key).Store(time.Now().UnixNano())
 		if e.near != nil {
 			e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
 			if e.m.near.serves(d) {
@@ -508,7 +524,9 @@ func (e *engine[V]) invalidate(ctx context.Context, key string) error {
 	if err := e.cfg.store.Delete(bctx, d, key); err != nil {
 		return &Error{Op: OpDelete, Name: e.name, Key: key, Err: err}
 	}
-	e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
+	if e.near != nil {
+		e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
+	}
 	return nil
 }
 

@@ -201,6 +201,7 @@ type callConfig struct {
 	ttlSet  bool
 	skip    bool
 	refresh bool
+	since   int64 // when the call read the cache, unix nanoseconds (see engine.storedSince)
 }
 
 // TTL stores the value of this call with ttl instead of the function's.
