@@ -23,7 +23,7 @@ type gobUser struct {
 	Next   *gobUser
 	Any    any
 	Pair   [2]uint8
-	secret string
+	secret string // unexported: gob leaves it out, and so must the preview
 }
 
 type gobShape struct{ R float64 }
