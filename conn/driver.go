@@ -142,6 +142,27 @@ type NodeWalker interface {
 	ForEachNode(ctx context.Context, fn func(ctx context.Context, node Driver) error) error
 }
 
+// NodeRouter is implemented by drivers that spread keys over several Redis
+// nodes (a Cluster). It lets a caller keep per-node state, such as a
+// circuit breaker, so that one failed node does not turn the cache off for
+// the keys that the healthy nodes serve.
+type NodeRouter interface {
+	// NodeOf returns an identifier (the address) of the node that serves
+	// key now, as the driver's current slot map says, or "" when the
+	// driver does not know yet. It makes no network call, and the answer
+	// changes when the slot map does (a failover, a resharding).
+	NodeOf(key string) string
+}
+
+// NodeOf returns d's node for key when d is a [NodeRouter], and "" (the
+// one and only node) otherwise.
+func NodeOf(d Driver, key string) string {
+	if r, ok := d.(NodeRouter); ok {
+		return r.NodeOf(key)
+	}
+	return ""
+}
+
 // ForEachNode calls fn for every primary node of d when d is a
 // [NodeWalker], and once with d itself otherwise.
 func ForEachNode(ctx context.Context, d Driver, fn func(ctx context.Context, node Driver) error) error {

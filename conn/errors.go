@@ -18,6 +18,13 @@ var (
 	// ErrInvalidTTL reports a negative time to live.
 	ErrInvalidTTL = errors.New("redcache: invalid ttl (negative)")
 
+	// ErrBadURL reports a connection URL that a driver's Open cannot use:
+	// an unknown scheme, or an option that is unknown, duplicated, out of
+	// range or malformed. Each driver's own ErrBadURL wraps it, so
+	// errors.Is(err, conn.ErrBadURL) holds whichever driver parsed the URL.
+	// The error never contains the URL's password.
+	ErrBadURL = errors.New("redcache: bad url")
+
 	// ErrClosed reports a call on a closed driver or subscription.
 	ErrClosed = errors.New("redcache: closed")
 
