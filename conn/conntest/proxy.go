@@ -133,7 +133,9 @@ func (p *Proxy) Resume() {
 
 // Reset closes every proxied connection with a TCP reset. The listener
 // stays as it is: new connections are accepted unless the proxy refuses
-// them, and they are stalled if the proxy is.
+// them, and they are stalled if the proxy is. A connection whose dial has
+// just returned may not be accepted by the proxy yet, and then survives;
+// [Proxy.Conns] tells when it is.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	links := make([]*link, 0, len(p.links))

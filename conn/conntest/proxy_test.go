@@ -105,6 +105,17 @@ func (c *client) expectSilence() {
 	}
 }
 
+// waitConns waits until the proxy has accepted n connections: a dial
+// returns once the kernel completed the handshake, maybe before that.
+func waitConns(t *testing.T, p *conntest.Proxy, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); p.Conns() != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy holds %d connections, want %d", p.Conns(), n)
+		}
+	}
+}
+
 func TestProxyForwards(t *testing.T) {
 	p := conntest.NewProxy(t, echoServer(t))
 	c := dial(t, p.Addr())
@@ -161,6 +172,7 @@ func TestProxyReset(t *testing.T) {
 func TestProxyResetWhileStalled(t *testing.T) {
 	p := conntest.NewProxy(t, echoServer(t))
 	c := dial(t, p.Addr())
+	waitConns(t, p, 1) // Reset closes the connections the proxy has accepted
 	p.Stall()
 	c.send("held")
 	p.Reset()
