@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
 # tools/test.sh — run every test of the redcache workspace.
 #
-# It starts its own throw-away Redis servers on free loopback ports (one
-# standalone server and a 3-primary Redis Cluster), hands them to the tests
-# through REDCACHE_TEST_REDIS, REDCACHE_TEST_CLUSTER and REDCACHE_TEST_REQUIRE=1
+# It starts its own throw-away Redis servers on free loopback ports, in
+# parallel, and hands them to the tests through environment variables:
+#
+#   REDCACHE_TEST_REDIS          a standalone server (host:port)
+#   REDCACHE_TEST_CLUSTER        a 3-primary Redis Cluster (primaries, comma-separated)
+#   REDCACHE_TEST_CLUSTER_HA     a 3+3 Redis Cluster (3 primaries with a replica
+#                                each, cluster-node-timeout 2000): its primaries
+#   REDCACHE_TEST_CLUSTER_HA_NODES  a file naming each of its nodes, one a line:
+#                                "127.0.0.1:PORT PID redis-server CONFIG"; a test
+#                                that kills a node restarts it with that command
+#                                (same port, config and node id)
+#   REDCACHE_TEST_TLS            a TLS-only server (--port 0, --tls-port), host:port,
+#   REDCACHE_TEST_TLS_CA         with a certificate for 127.0.0.1/localhost signed
+#                                by this CA (PEM file, made with openssl),
+#   REDCACHE_TEST_TLS_USER       and one ACL user (the default user is off):
+#   REDCACHE_TEST_TLS_PASSWORD   ~cache:* &* +@read +@write +@connection
+#                                +@scripting +@pubsub -@dangerous
+#   REDCACHE_TEST_REQUIRE=1      a missing server fails a test instead of skipping it
+#
 # (see conn/conntest/env.go), then runs, stopping at the first failure:
 #
 #   1. gofmt -l over the repository's Go files (must print nothing)
@@ -11,23 +27,35 @@
 #   3. go test -race -count=1 over every workspace module (go.work)
 #   4. per module, with GOWORK=off: go build, go vet, go test -count=1
 #      (proves each module builds and tests on its own)
-#   5. the comparison harness in its quick mode (redcache bench --quick),
+#   5. the consistency soak, short (tools/cmd/soak, 25 s; REDCACHE_SOAK sets
+#      another duration): two worker processes, one per driver, against a
+#      cache Redis the soak kills and restarts; fails on any wrong value
+#   6. the comparison harness in its quick mode (redcache bench --quick),
 #      against the standalone server, into the temp folder: the harness
 #      stays runnable, and its targets are printed (never asserted)
 #
-# Whatever happens, the servers are stopped and their temp folder removed.
+# The fault suite (tools/internal/faults) runs in step 3, in its fast mode;
+# step 4 skips it (REDCACHE_FAULTS=off), as it already ran under -race.
+#
+# Whatever happens, the servers (and any node a test restarted) are stopped
+# and their temp folder removed.
 #
 # Usage:
-#   bash tools/test.sh [--quick] [go test flags...]
+#   bash tools/test.sh [--quick] [--faults-long] [go test flags...]
 #   bash tools/test.sh --servers-only        (alias: serve)
+#   bash tools/test.sh --soak DURATION       (e.g. --soak 10m: only the soak)
 #
-#   --quick             skip steps 4 and 5 (same as REDCACHE_TEST_SHORT=1)
+#   --quick             skip steps 4, 5 and 6 (same as REDCACHE_TEST_SHORT=1)
+#   --faults-long       the fault suite's long mode (REDCACHE_FAULTS_LONG=1):
+#                       longer loads and more rounds per fault
+#   --soak DURATION     run only the consistency soak, for DURATION
 #   --servers-only      start the servers, print the export lines, wait for Ctrl-C
 #   go test flags       passed to every go test run, e.g. -run TestX -v
 #
-# Needs go, redis-server and redis-cli (>= 6; on Debian, when run as root and
-# they are missing, it installs redis-server and redis-tools with apt-get,
-# and gcc + libc6-dev when no C compiler is there for go test -race).
+# Needs go, redis-server and redis-cli (>= 6, built with TLS) and openssl; on
+# Debian, when run as root and they are missing, it installs redis-server,
+# redis-tools and openssl with apt-get, and gcc + libc6-dev when no C
+# compiler is there for go test -race.
 set -euo pipefail
 
 usage() {
@@ -40,9 +68,16 @@ cd "$ROOT"
 # (e.g. GOWORK=off) would silently change what they test.
 unset GOWORK
 
+log() { printf '%s\n' "$*"; }
+die() {
+	printf 'tools/test.sh: %s\n' "$*" >&2
+	exit 1
+}
+
 QUICK=${REDCACHE_TEST_SHORT:-0}
 [[ $QUICK == 1 ]] || QUICK=0
 SERVE=0
+SOAK=""
 GO_TEST_ARGS=()
 if [[ ${1:-} == serve ]]; then
 	SERVE=1
@@ -52,6 +87,13 @@ while (($#)); do
 	case $1 in
 	--quick | --short) QUICK=1 ;;
 	--servers-only | --serve) SERVE=1 ;;
+	--faults-long) export REDCACHE_FAULTS_LONG=1 ;;
+	--soak)
+		(($# >= 2)) || die "--soak needs a duration, e.g. --soak 10m"
+		SOAK=$2
+		shift
+		;;
+	--soak=*) SOAK=${1#--soak=} ;;
 	-h | --help)
 		usage
 		exit 0
@@ -66,11 +108,6 @@ while (($#)); do
 	shift
 done
 
-log() { printf '%s\n' "$*"; }
-die() {
-	printf 'tools/test.sh: %s\n' "$*" >&2
-	exit 1
-}
 section() {
 	STEP=$1
 	printf '\n== %s\n' "$1"
@@ -80,6 +117,7 @@ STEP="setup"
 START=$SECONDS
 TMP=""
 PIDS=()
+HA_PORTS=()
 
 # ---------------------------------------------------------------- cleanup
 
@@ -116,11 +154,27 @@ stop_servers() {
 	PIDS=()
 }
 
+# stop_leftovers: a node of the 3+3 cluster that a test killed and started
+# again is not a child of this shell; stop whatever redis-server listens on
+# those ports.
+stop_leftovers() {
+	local port pid
+	((${#HA_PORTS[@]})) || return 0
+	command -v ss >/dev/null || return 0
+	for port in "${HA_PORTS[@]}"; do
+		for pid in $(ss -Htlnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+			[[ $(cat "/proc/$pid/comm" 2>/dev/null) == redis-server ]] && kill -KILL "$pid" 2>/dev/null
+		done
+	done
+	return 0
+}
+
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
 	stop_servers
+	stop_leftovers
 	[[ -n $TMP && -d $TMP ]] && rm -rf -- "$TMP"
 	if ((SERVE)) && [[ $STEP == serving ]] && ((rc == 130 || rc == 143)); then
 		printf '\n== servers stopped\n'
@@ -142,6 +196,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-cli)
 pkgs=()
 ((${#missing[@]})) && pkgs+=(redis-server redis-tools)
+if [[ -z $SOAK ]] && ! command -v openssl >/dev/null; then
+	missing+=(openssl)
+	pkgs+=(openssl)
+fi
 # go test -race needs cgo, hence a C compiler.
 if ! command -v "$(go env CC 2>/dev/null || echo gcc)" >/dev/null 2>&1; then
 	missing+=("C compiler (for go test -race)")
@@ -162,9 +220,27 @@ fi
 log "$(go version)"
 log "$(redis-server --version)"
 
+# run_soak DURATION: builds the soak (with -race) and runs it; it starts and
+# owns its own redis-servers (a cache it kills and restarts, and a source).
+run_soak() {
+	section "consistency soak ($1, both drivers)"
+	go build -race -o "$TMP/soak" ./tools/cmd/soak
+	"$TMP/soak" -duration "$1" -dir "$TMP/soak.d"
+}
+
+if [[ -n $SOAK ]]; then
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/redcache-test.XXXXXX")
+	run_soak "$SOAK"
+	STEP="done"
+	printf '\n== PASS: consistency soak (%ds)\n' $((SECONDS - START))
+	exit 0
+fi
+
 # ---------------------------------------------------------------- servers
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/redcache-test.XXXXXX")
+# The control file of the 3+3 cluster is split on spaces.
+[[ $TMP != *[[:space:]]* ]] || die "the temp folder $TMP has a space in its path; set TMPDIR to one without"
 
 CHOSEN=" "
 # port_free PORT: nothing listens on PORT (checked with ss when present,
@@ -198,57 +274,193 @@ pick_port() {
 
 rcli() { timeout 5 redis-cli -h 127.0.0.1 "$@"; }
 
-# start_redis NAME standalone|cluster: starts a redis-server (a cluster node
-# for "cluster") on a free port, waits until it answers PING and is really the
-# process we started, sets PORT and appends its PID to PIDS. Retries on
-# another port if the port was taken in the meantime.
-start_redis() {
-	local name=$1 kind=$2 attempt pid dir logf i ready
-	local args
-	for ((attempt = 1; attempt <= 10; attempt++)); do
-		pick_port
-		dir=$TMP/$name-$PORT
-		logf=$TMP/$name-$PORT.log
-		mkdir -p "$dir"
-		args=(--port "$PORT" --bind 127.0.0.1 --daemonize no
-			--save '' --appendonly no --dir "$dir" --logfile "$logf"
+# The servers are started in parallel: launch_redis forks a redis-server and
+# records it (R_* arrays, indexed by its number), await_redis waits until it
+# answers, starting it again on another port if its port was taken meanwhile.
+R_NAME=()
+R_KIND=()
+R_PORT=()
+R_PID=()
+R_LOG=()
+
+# redis_args I: the command line of server I, in ARGS. Cluster nodes of the
+# 3+3 cluster ("ha") and the TLS server get a config file, so that a test can
+# restart a node with the exact command line from the control file.
+redis_args() {
+	local i=$1 port=${R_PORT[$1]} kind=${R_KIND[$1]} dir conf
+	dir=$TMP/${R_NAME[$i]}-$port
+	mkdir -p "$dir"
+	case $kind in
+	standalone | cluster)
+		ARGS=(--port "$port" --bind 127.0.0.1 --daemonize no
+			--save '' --appendonly no --dir "$dir" --logfile "${R_LOG[$i]}"
 			"${REDIS_EXTRA[@]}")
 		if [[ $kind == cluster ]]; then
-			args+=(--cluster-enabled yes
-				--cluster-config-file "$TMP/nodes-$PORT.conf"
+			ARGS+=(--cluster-enabled yes
+				--cluster-config-file "$TMP/nodes-$port.conf"
 				--cluster-node-timeout 5000)
 		fi
-		redis-server "${args[@]}" </dev/null >>"$logf" 2>&1 &
-		pid=$!
-		PIDS+=("$pid")
+		;;
+	ha | tls)
+		conf=$dir/redis.conf
+		{
+			printf 'bind 127.0.0.1\ndaemonize no\nsave ""\nappendonly no\n'
+			printf 'dir %s\nlogfile %s\n' "$dir" "${R_LOG[$i]}"
+			((${#REDIS_EXTRA[@]})) && printf 'enable-debug-command local\n'
+			if [[ $kind == ha ]]; then
+				printf 'port %s\ncluster-enabled yes\n' "$port"
+				printf 'cluster-config-file %s/nodes.conf\n' "$dir"
+				printf 'cluster-node-timeout 2000\n'
+				# A replica may always take over: tests kill primaries
+				# one after another, and a replica's data age would
+				# otherwise forbid a failover after a few of them.
+				printf 'cluster-replica-validity-factor 0\n'
+				# Replicas sync at once instead of waiting 5 s for company.
+				printf 'repl-diskless-sync-delay 0\n'
+			else
+				printf 'port 0\ntls-port %s\n' "$port"
+				printf 'tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n' \
+					"$TLS_DIR/server.crt" "$TLS_DIR/server.key" "$TLS_DIR/ca.crt"
+				printf 'tls-auth-clients no\n'
+				printf 'user default off\n'
+				printf 'user %s on >%s ~cache:* &* +@read +@write +@connection +@scripting +@pubsub -@dangerous\n' \
+					"$TLS_USER" "$TLS_PASSWORD"
+			fi
+		} >"$conf"
+		ARGS=("$conf")
+		;;
+	esac
+}
+
+# launch_redis NAME KIND: forks a redis-server of KIND (standalone, cluster,
+# ha or tls) on a free port; sets I to its number.
+launch_redis() {
+	I=${#R_NAME[@]}
+	R_NAME[I]=$1
+	R_KIND[I]=$2
+	relaunch_redis "$I"
+}
+
+relaunch_redis() {
+	local i=$1 pid
+	pick_port
+	R_PORT[i]=$PORT
+	R_LOG[i]=$TMP/${R_NAME[$i]}-$PORT.log
+	redis_args "$i"
+	redis-server "${ARGS[@]}" </dev/null >>"${R_LOG[$i]}" 2>&1 &
+	pid=$!
+	R_PID[i]=$pid
+	PIDS+=("$pid")
+}
+
+# answers I: server I answers PING, and is really the process we started
+# (the TLS server lets only its ACL user in, who may not run INFO; a foreign
+# server could not show our certificate and user anyway).
+answers() {
+	local i=$1 port=${R_PORT[$1]} pid=${R_PID[$1]}
+	if [[ ${R_KIND[$i]} == tls ]]; then
+		[[ $(REDISCLI_AUTH=$TLS_PASSWORD rcli --tls --cacert "$TLS_DIR/ca.crt" \
+			--user "$TLS_USER" -p "$port" ping 2>/dev/null) == PONG ]]
+		return
+	fi
+	[[ $(rcli -p "$port" ping 2>/dev/null) == PONG ]] &&
+		rcli -p "$port" info server 2>/dev/null | grep -q "^process_id:$pid"
+}
+
+# await_redis I: waits (10 s) until server I is up; starts it again on
+# another port when its port was taken in the meantime (10 attempts).
+await_redis() {
+	local i=$1 attempt j ready
+	for ((attempt = 1; attempt <= 10; attempt++)); do
 		ready=0
-		for ((i = 0; i < 100; i++)); do # 10 s
-			if ! is_ours "$pid"; then
+		for ((j = 0; j < 100; j++)); do
+			if ! is_ours "${R_PID[$i]}"; then
 				ready=2
 				break
 			fi
-			if [[ $(rcli -p "$PORT" ping 2>/dev/null) == PONG ]] &&
-				rcli -p "$PORT" info server 2>/dev/null | grep -q "^process_id:$pid"; then
+			if answers "$i"; then
 				ready=1
 				break
 			fi
 			sleep 0.1
 		done
 		if ((ready == 1)); then
-			log "$name: 127.0.0.1:$PORT (pid $pid)"
+			log "${R_NAME[$i]}: 127.0.0.1:${R_PORT[$i]} (pid ${R_PID[$i]})"
 			return 0
 		fi
-		if ((ready == 2)) && grep -qi 'address already in use' "$logf"; then
-			wait "$pid" 2>/dev/null || true
-			unset 'PIDS[${#PIDS[@]}-1]'
-			log "$name: port $PORT was taken, trying another"
+		if ((ready == 2)) && grep -qi 'address already in use' "${R_LOG[$i]}"; then
+			wait "${R_PID[$i]}" 2>/dev/null || true
+			log "${R_NAME[$i]}: port ${R_PORT[$i]} was taken, trying another"
+			relaunch_redis "$i"
 			continue
 		fi
-		log "$name: redis-server on port $PORT did not come up; its log:" >&2
-		tail -n 30 "$logf" >&2 || true
-		die "could not start redis-server ($name)"
+		log "${R_NAME[$i]}: redis-server on port ${R_PORT[$i]} did not come up; its log:" >&2
+		tail -n 30 "${R_LOG[$i]}" >&2 || true
+		die "could not start redis-server (${R_NAME[$i]})"
 	done
-	die "could not start redis-server ($name): no free port after 10 attempts"
+	die "could not start redis-server (${R_NAME[$i]}): no free port after 10 attempts"
+}
+
+# make_certs: a CA and a server certificate for 127.0.0.1 and localhost,
+# signed by it, in TLS_DIR (EC keys: generated in milliseconds).
+make_certs() {
+	mkdir -p "$TLS_DIR"
+	(
+		cd "$TLS_DIR"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout ca.key -out ca.crt -days 2 -subj "/CN=redcache test CA"
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout server.key -out server.csr -subj "/CN=localhost"
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+		openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out server.crt -days 2 -extfile server.ext
+	) >"$TMP/openssl.log" 2>&1 || {
+		cat "$TMP/openssl.log" >&2
+		die "openssl could not make the test certificates"
+	}
+}
+
+# create_cluster NAME REPLICAS EXPECTED_NODES ADDR...: redis-cli --cluster
+# create, then waits (at most 30 s) until every node reports cluster_state:ok,
+# knows every node and serves every slot.
+create_cluster() {
+	local name=$1 replicas=$2 nodes=$3 i a
+	shift 3
+	STEP="creating the cluster ($name)"
+	if ! timeout 60 redis-cli --cluster create "$@" \
+		--cluster-replicas "$replicas" --cluster-yes >"$TMP/$name-create.log" 2>&1; then
+		cat "$TMP/$name-create.log" >&2
+		die "redis-cli --cluster create failed ($name)"
+	fi
+	cluster_ok() {
+		local a info
+		for a in "$@"; do
+			info=$(rcli -p "${a##*:}" cluster info 2>/dev/null | tr -d '\r') || return 1
+			grep -qx 'cluster_state:ok' <<<"$info" || return 1
+			grep -qx "cluster_known_nodes:$nodes" <<<"$info" || return 1
+			grep -qx 'cluster_slots_ok:16384' <<<"$info" || return 1
+		done
+	}
+	for ((i = 0; i < 300; i++)); do
+		cluster_ok "$@" && return 0
+		sleep 0.1
+	done
+	for a in "$@"; do
+		echo "-- node $a" >&2
+		rcli -p "${a##*:}" cluster info >&2 || true
+	done
+	die "the cluster $name did not reach cluster_state:ok within 30 s"
+}
+
+# A replica syncs in the background after the cluster is created; a test
+# that kills a primary needs its replica to be in sync to take over.
+replicas_synced() {
+	local a
+	for a in "$@"; do
+		rcli -p "${a##*:}" info replication 2>/dev/null | tr -d '\r' | grep -qx 'role:master' || continue
+		rcli -p "${a##*:}" info replication 2>/dev/null | tr -d '\r' |
+			grep -q '^slave0:.*state=online' || return 1
+	done
 }
 
 section "starting redis"
@@ -260,62 +472,98 @@ if [[ ${redis_major:-0} -ge 7 ]]; then
 	REDIS_EXTRA+=(--enable-debug-command local)
 fi
 
-start_redis standalone standalone
-REDIS_PORT=$PORT
+TLS_DIR=$TMP/tls
+TLS_USER=cacheuser
+TLS_PASSWORD=$(openssl rand -hex 16)
+make_certs
 
-CLUSTER_PORTS=()
-CLUSTER_ADDRS=()
+launch_redis standalone standalone
+I_STANDALONE=$I
+I_CLUSTER=()
 for n in 1 2 3; do
-	start_redis "cluster$n" cluster
-	CLUSTER_PORTS+=("$PORT")
-	CLUSTER_ADDRS+=("127.0.0.1:$PORT")
+	launch_redis "cluster$n" cluster
+	I_CLUSTER+=("$I")
+done
+I_HA=()
+for n in 1 2 3 4 5 6; do
+	launch_redis "ha$n" ha
+	I_HA+=("$I")
+done
+launch_redis tls tls
+I_TLS=$I
+for ((i = 0; i < ${#R_NAME[@]}; i++)); do
+	await_redis "$i"
 done
 
-STEP="creating the cluster"
-if ! timeout 60 redis-cli --cluster create "${CLUSTER_ADDRS[@]}" \
-	--cluster-replicas 0 --cluster-yes >"$TMP/cluster-create.log" 2>&1; then
-	cat "$TMP/cluster-create.log" >&2
-	die "redis-cli --cluster create failed"
-fi
+REDIS_PORT=${R_PORT[I_STANDALONE]}
+CLUSTER_ADDRS=()
+for i in "${I_CLUSTER[@]}"; do CLUSTER_ADDRS+=("127.0.0.1:${R_PORT[i]}"); done
+HA_ADDRS=()
+for i in "${I_HA[@]}"; do
+	HA_ADDRS+=("127.0.0.1:${R_PORT[i]}")
+	HA_PORTS+=("${R_PORT[i]}")
+done
 
-# Wait (at most 30 s) until every node reports cluster_state:ok and sees
-# all three primaries.
-cluster_ok() {
-	local p info
-	for p in "${CLUSTER_PORTS[@]}"; do
-		info=$(rcli -p "$p" cluster info 2>/dev/null | tr -d '\r') || return 1
-		grep -qx 'cluster_state:ok' <<<"$info" || return 1
-		grep -qx 'cluster_known_nodes:3' <<<"$info" || return 1
-		grep -qx 'cluster_slots_ok:16384' <<<"$info" || return 1
-	done
-}
+# Both clusters are created at once: each waits for its gossip.
+create_cluster cluster 0 3 "${CLUSTER_ADDRS[@]}" &
+create_pid=$!
+create_cluster cluster-ha 1 6 "${HA_ADDRS[@]}" || die "the 3+3 cluster failed"
+wait "$create_pid" || die "the 3-primary cluster failed"
+STEP="waiting for the 3+3 cluster's replicas"
 for ((i = 0; i < 300; i++)); do
-	cluster_ok && break
+	replicas_synced "${HA_ADDRS[@]}" && break
 	sleep 0.1
 done
-if ! cluster_ok; then
-	for p in "${CLUSTER_PORTS[@]}"; do
-		echo "-- node $p" >&2
-		rcli -p "$p" cluster info >&2 || true
-	done
-	die "the cluster did not reach cluster_state:ok within 30 s"
-fi
+replicas_synced "${HA_ADDRS[@]}" || die "the 3+3 cluster's replicas did not sync within 30 s"
+STEP="starting redis"
+
 CLUSTER=$(
 	IFS=,
 	echo "${CLUSTER_ADDRS[*]}"
 )
 log "cluster: $CLUSTER (cluster_state:ok)"
 
+# The 3+3 cluster's primaries, and a control file naming every node with
+# its pid and the command that restarts it as it was (same port, config and
+# node id):  127.0.0.1:PORT PID redis-server CONFIG
+HA_PRIMARIES=()
+HA_CONTROL=$TMP/cluster-ha.nodes
+: >"$HA_CONTROL"
+for i in "${I_HA[@]}"; do
+	redis_args "$i" >/dev/null
+	printf '127.0.0.1:%s %s redis-server %s\n' "${R_PORT[i]}" "${R_PID[i]}" "${ARGS[*]}" >>"$HA_CONTROL"
+	if rcli -p "${R_PORT[i]}" info replication 2>/dev/null | tr -d '\r' | grep -qx 'role:master'; then
+		HA_PRIMARIES+=("127.0.0.1:${R_PORT[i]}")
+	fi
+done
+CLUSTER_HA=$(
+	IFS=,
+	echo "${HA_PRIMARIES[*]}"
+)
+log "cluster-ha: $CLUSTER_HA (3 primaries + 3 replicas, node timeout 2 s; nodes in $HA_CONTROL)"
+log "tls: 127.0.0.1:${R_PORT[I_TLS]} (user $TLS_USER, CA $TLS_DIR/ca.crt)"
+
 export REDCACHE_TEST_REDIS="127.0.0.1:$REDIS_PORT"
 export REDCACHE_TEST_CLUSTER="$CLUSTER"
+export REDCACHE_TEST_CLUSTER_HA="$CLUSTER_HA"
+export REDCACHE_TEST_CLUSTER_HA_NODES="$HA_CONTROL"
+export REDCACHE_TEST_TLS="127.0.0.1:${R_PORT[I_TLS]}"
+export REDCACHE_TEST_TLS_CA="$TLS_DIR/ca.crt"
+export REDCACHE_TEST_TLS_USER="$TLS_USER"
+export REDCACHE_TEST_TLS_PASSWORD="$TLS_PASSWORD"
 export REDCACHE_TEST_REQUIRE=1
+log "servers up in $((SECONDS - START))s"
 
 if ((SERVE)); then
 	STEP="serving"
 	printf '\n== servers are up; in another shell run:\n\n'
 	printf 'export REDCACHE_TEST_REDIS=%s\n' "$REDCACHE_TEST_REDIS"
 	printf 'export REDCACHE_TEST_CLUSTER=%s\n' "$REDCACHE_TEST_CLUSTER"
-	printf 'export REDCACHE_TEST_REQUIRE=%s\n' "$REDCACHE_TEST_REQUIRE"
+	for v in REDCACHE_TEST_CLUSTER_HA REDCACHE_TEST_CLUSTER_HA_NODES REDCACHE_TEST_TLS \
+		REDCACHE_TEST_TLS_CA REDCACHE_TEST_TLS_USER REDCACHE_TEST_TLS_PASSWORD \
+		REDCACHE_TEST_REQUIRE; do
+		printf 'export %s=%s\n' "$v" "${!v}"
+	done
 	printf '\n== press Ctrl-C to stop them\n'
 	# Returns when a server dies, or at once on Ctrl-C (the trap then exits).
 	wait -n "${PIDS[@]}" || true
@@ -363,12 +611,16 @@ else
 		section "module $rel alone (GOWORK=off): build, vet, test"
 		(
 			cd "$d"
-			export GOWORK=off
+			export GOWORK=off REDCACHE_FAULTS=off
 			go build ./...
 			go vet ./...
 			go test -count=1 ./... "${GO_TEST_ARGS[@]}"
 		)
 	done
+fi
+
+if ((!QUICK)); then
+	run_soak "${REDCACHE_SOAK:-25s}"
 fi
 
 if ((!QUICK)); then
@@ -382,7 +634,7 @@ STEP="done"
 if ((QUICK)); then
 	standalone="GOWORK=off pass and bench skipped"
 else
-	standalone="${#MODULES[@]} modules built and tested alone; bench --quick ran"
+	standalone="${#MODULES[@]} modules built and tested alone; soak and bench --quick ran"
 fi
 printf '\n== PASS: gofmt, go vet, go test -race over %d workspace modules; %s (%ds)\n' \
 	"${#MODULES[@]}" "$standalone" $((SECONDS - START))
