@@ -21,13 +21,36 @@
 //
 //	rdb := redis.NewClusterClient(&redis.ClusterOptions{
 //		Addrs:                 addrs,
-//		ContextTimeoutEnabled: true, // let contexts bound every call
+//		ContextTimeoutEnabled: true,                          // let contexts bound every call
+//		Dialer:                goredis.FailFastDialer(nil), // a refusal fails at once
 //	})
 //	d := goredis.New(rdb)
 //
-// Set ContextTimeoutEnabled on such a client: without it go-redis ignores
-// a context's deadline once a command is on the wire, and a slow server
-// holds the caller for the client's ReadTimeout instead.
+// A client handed to New should set what [Open] sets:
+//
+//   - ContextTimeoutEnabled: true. Without it go-redis ignores a
+//     context's deadline once a command is on the wire, and a slow server
+//     holds the caller for the client's ReadTimeout instead.
+//   - Dialer: [FailFastDialer](next), where next is the dialer the client
+//     would use otherwise (nil for plain TCP, redis.NewDialer(opt) to keep
+//     go-redis's TLS and keep-alive settings). Without it a refused
+//     connection is dialled 5 times 100 ms apart and retried by the
+//     command, so it costs the caller its whole deadline and surfaces as
+//     a timeout; go-redis also prints "failed to dial" for it, and after
+//     PoolSize refusals waits for a once-a-second probe before it dials
+//     again, which delays the first call after a restart by up to a
+//     second.
+//
+// # Logging
+//
+// go-redis has a single, process-wide logger (redis.SetLogger), which
+// this package leaves alone since it may belong to the application. The
+// driver keeps refusals out of it (see [FailFastDialer]); go-redis still
+// writes a few diagnostics there on its own, such as a dial that timed
+// out, a cluster whose nodes all fail, or a command a cluster does not
+// know. A program that wants none of them calls
+// redis.SetLogger with a logger of its own, or logging.Disable() from
+// github.com/redis/go-redis/v9/logging.
 //
 // # Behaviour
 //
@@ -40,6 +63,10 @@
 //     [conn.ErrClosed], and a call whose context ended wraps
 //     [context.Canceled] or [context.DeadlineExceeded] (go-redis reports
 //     some of those as network timeouts).
+//   - A refused connection fails the call at once with an error that
+//     wraps syscall.ECONNREFUSED (with clients from [Open], and clients
+//     whose Dialer is a [FailFastDialer]), rather than a timeout after
+//     go-redis's dial retries.
 //   - On a cluster, MGet and Del group their keys by hash slot and send
 //     one command per slot in a single pipeline, where go-redis alone
 //     would get CROSSSLOT; values come back in the order of the keys.
@@ -60,7 +87,5 @@
 //   - [Driver.ForEachNode] visits the primaries of a cluster (or the
 //     shards of a ring) one at a time.
 //
-// go-redis itself writes a few diagnostics to its own logger (for example
-// when a cluster meets a command it does not know); redis.SetLogger
-// controls it. This package never logs.
+// This package never logs.
 package goredis

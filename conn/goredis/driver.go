@@ -51,7 +51,9 @@ type Driver struct {
 // options have ContextTimeoutEnabled set (clients from [Open] have it), so
 // set it on clients given to New; without it a deadline is only honoured
 // while waiting for a pooled connection and before a command is sent, and
-// a slow server holds the call for the client's ReadTimeout. Even with it,
+// a slow server holds the call for the client's ReadTimeout. Set its
+// Dialer to a [FailFastDialer] too, or a refused connection costs each
+// call its whole deadline (see the package documentation). Even with it,
 // go-redis does not watch for a cancellation once a command is sent: a
 // context cancelled before the call (or while it waits for a connection)
 // stops it, one cancelled while the reply is on its way does not, and the

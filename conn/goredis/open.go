@@ -38,7 +38,8 @@ import (
 // dial_timeout=2s, read_timeout=500ms, pool_size=20, client_name=web or
 // protocol=3; an unknown parameter is an error. Open always sets
 // ContextTimeoutEnabled, so that a context's deadline bounds every call,
-// and uses RESP2 unless protocol=3 asks for RESP3 (RESP2 keeps the
+// dials through [FailFastDialer], so that a refused connection fails at
+// once, and uses RESP2 unless protocol=3 asks for RESP3 (RESP2 keeps the
 // server's order in map replies of [Driver.Do]).
 //
 // Anything a URL cannot say (a custom TLS configuration, a credentials
@@ -130,6 +131,7 @@ func parseURL(rawURL string) (target, error) {
 		if o.Protocol == 0 {
 			o.Protocol = 2
 		}
+		o.Dialer = FailFastDialer(redis.NewDialer(o))
 		return target{single: o}, nil
 
 	case "cluster":
@@ -148,6 +150,7 @@ func parseURL(rawURL string) (target, error) {
 		if o.Protocol == 0 {
 			o.Protocol = 2
 		}
+		o.Dialer = FailFastDialer(redis.NewDialer(&redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}))
 		return target{cluster: o}, nil
 
 	default: // "sentinel"
@@ -166,6 +169,7 @@ func parseURL(rawURL string) (target, error) {
 		if o.Protocol == 0 {
 			o.Protocol = 2
 		}
+		o.Dialer = FailFastDialer(redis.NewDialer(&redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}))
 		return target{failover: o}, nil
 	}
 }
