@@ -1,0 +1,8 @@
+//go:build !linux
+
+package faults
+
+import "syscall"
+
+// procAttr: only Linux can tie a child's life to its parent's.
+func procAttr() *syscall.SysProcAttr { return nil }
