@@ -34,6 +34,7 @@ func (c customKey) AppendKey(dst []byte) []byte { return append(dst, byte('0'+c.
 
 func TestKeyEncoding(t *testing.T) {
 	one := 1
+	var nilInt *int
 	tests := []struct {
 		name string
 		got  string
@@ -51,12 +52,19 @@ func TestKeyEncoding(t *testing.T) {
 		{"any int", keyOf[any](t, 1), "p:f:i1"},
 		{"any string", keyOf[any](t, "1"), "p:f:s1:1"},
 		{"struct", keyOf(t, pair{"a:b", ""}), "p:f:(A=s3:a:b,B=s0:)"},
-		{"pointer and map", keyOf(t, withPtr{&one, map[string]int{"z": 1, "a": 2}}), "p:f:(N=i1,M={s1:a=i2,s1:z=i1})"},
-		{"nil pointer", keyOf(t, withPtr{}), "p:f:(N=n,M={})"},
+		{"pointer and map", keyOf(t, withPtr{&one, map[string]int{"z": 1, "a": 2}}), "p:f:(N=i1,M=<s1:a=i2,s1:z=i1>)"},
+		{"nil pointer", keyOf(t, withPtr{}), "p:f:(N=n,M=<>)"},
 		{"slice", keyOf(t, []string{"a", "b"}), "p:f:[s1:a,s1:b]"},
 		{"time", keyOf(t, time.Unix(100, 5).In(time.FixedZone("X", 3600))), "p:f:t100.5"},
 		{"key appender", keyOf(t, customKey{id: 3, ignored: 9}), "p:f:x1:3"},
 		{"named int", keyOf(t, time.Duration(1500)), "p:f:i1500"},
+		{"braces", keyOf(t, `{a}\`), `p:f:s4:\(a\)\\`},
+		{"any named", keyOf[any](t, time.Duration(2)), "p:f:y13:time.Durationi2"},
+		{"any int64", keyOf[any](t, int64(2)), "p:f:y5:int64i2"},
+		{"any pointer", keyOf[any](t, &one), "p:f:y4:*inti1"},
+		{"any struct", keyOf[any](t, struct{ A int }{1}), "p:f:y13:struct(A int)(A=i1)"},
+		{"location", keyOf(t, time.FixedZone("X", 3600)), "p:f:l1:X"},
+		{"pointer to nil", keyOf(t, &nilInt), "p:f:*n"},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
