@@ -16,6 +16,14 @@
 // end, so it can share a server with other tests; it never flushes a
 // database. It does flush the server's script cache, to prove that
 // [conn.Driver.Eval] recovers.
+//
+// Two more suites state what a driver does when things go wrong:
+// [RunFaults] puts a [Proxy] between the driver and a standalone Redis and
+// stalls, resets and refuses its connections (every call must end at its
+// deadline, a refusal must be fast and reported as one, a half-open
+// subscription must be reported lost); [RunBadURLs] feeds a driver's Open
+// the [BadURLs] table (no panic, [conn.ErrBadURL], no password in the
+// error). The Proxy is usable on its own for a driver's own fault tests.
 package conntest
 
 import (
