@@ -50,6 +50,12 @@
 //     errors.Is(err, context.DeadlineExceeded) holds, and radix discards
 //     the late reply (or the connection, when a reply was cut in half), so
 //     later calls on the shared connection read their own replies;
+//   - with [Open], a stalled server (CLIENT PAUSE, DEBUG SLEEP, a stopped
+//     process, a partition) holds no call past its deadline: a call still
+//     running a few milliseconds after its context ended has its
+//     connection closed, which releases every call queued on it (those
+//     whose context is still live fail with [ErrStalled]), and the pool
+//     dials a fresh one; [Driver.Close] returns at once all the same;
 //   - on a cluster, [Driver.MGet], [Driver.Del] and [Driver.Pipeline] split
 //     their keys per hash slot and node, run one pipeline per node
 //     concurrently and put the replies back in order, and

@@ -8,6 +8,13 @@ var (
 	// query parameter. The error wrapping it says which.
 	ErrBadURL = errors.New("redcache/radix: bad redis URL")
 
+	// ErrStalled reports a call that failed because the server stalled
+	// (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a network partition):
+	// a call on its connection outlived its deadline, and the connection
+	// was closed to release the calls queued on it. A call whose own
+	// context ended reports its context's error instead.
+	ErrStalled = errors.New("redcache/radix: server stalled, connection closed")
+
 	// ErrBadArg reports a command argument of a type the driver does not
 	// send. [Driver.Do], [Driver.Pipeline] and [Driver.Eval] take string,
 	// []byte, integer and float types (and types defined on them), bool and

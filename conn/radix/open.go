@@ -30,8 +30,10 @@ import (
 // concurrent calls, and gives blocking commands connections of their own
 // (as many at once as the pool size); unlike it, it checks a connection
 // whose call was cancelled instead of closing it under the other calls,
-// wakes every waiting call when a connection comes back, and fails calls at
-// once with the dial error while the server cannot be reached.
+// wakes every waiting call when a connection comes back, fails calls at
+// once with the dial error while the server cannot be reached, and closes a
+// connection on which a call outlived its context, so that a stalled server
+// holds no call queued behind it past that call's own deadline.
 //
 // The port defaults to 6379 and the host to localhost. A cluster is named
 // by several addresses, either as go-redis's ParseClusterURL takes them,

@@ -33,7 +33,14 @@ import (
 //     waiter;
 //   - while the server cannot be reached, a call fails at once with the
 //     dial error instead of waiting for its context to end, so that a dead
-//     Redis costs no latency.
+//     Redis costs no latency;
+//   - radix discards the late reply of a call whose context ended with no
+//     read deadline, and the calls queued behind it on the connection wait
+//     for that reader, past their own deadlines, for as long as the server
+//     stalls (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a partition);
+//     here a call still running [stallGrace] after its context ended gets
+//     its connection closed, which releases every call queued on it (a
+//     server that answers within the grace keeps its connections).
 type pool struct {
 	network, addr string
 	dialer        rdx.Dialer
@@ -55,7 +62,10 @@ type pool struct {
 }
 
 // pooled is a shared connection in a slot.
-type pooled struct{ c rdx.Conn }
+type pooled struct {
+	c    rdx.Conn
+	dead atomic.Bool // closed because a call on it outlived its context
+}
 
 const (
 	defaultPoolSize = 4
@@ -63,6 +73,13 @@ const (
 	checkTimeout    = time.Second
 	minRedial       = 50 * time.Millisecond
 	maxRedial       = 4 * time.Second
+
+	// stallGrace is how long a call may go on after its context ended
+	// before its connection is taken to be stalled and closed. A server
+	// that answers sends the late reply well within it, and radix then
+	// drops the reply and keeps the connection; one that stalls holds
+	// every call queued on the connection, which the close releases.
+	stallGrace = 10 * time.Millisecond
 )
 
 // errPoolClosed is returned by calls on a closed pool.
@@ -130,10 +147,20 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 			return err
 		}
 		if pc != nil {
+			done := watchStall(ctx, func() { p.abandon(i, pc) })
 			err := a.Perform(ctx, pc.c)
-			if err != nil && !connUsable(err) {
-				p.setAside(i, pc, ctx.Err() != nil && errors.Is(err, ctx.Err()))
+			done()
+			if err == nil || connUsable(err) {
+				return err
 			}
+			ctxErr := ctx.Err()
+			if pc.dead.Load() {
+				if ctxErr != nil {
+					return fmt.Errorf("%w (%s stalled: connection closed)", ctxErr, p.addr)
+				}
+				return fmt.Errorf("%w: %s: a call outlived its deadline on this connection (%w)", ErrStalled, p.addr, err)
+			}
+			p.setAside(i, pc, ctxErr != nil && errors.Is(err, ctxErr))
 			return err
 		}
 		select {
@@ -179,6 +206,52 @@ func (p *pool) pick() (int, *pooled, <-chan struct{}, error) {
 	return 0, nil, p.ready, nil
 }
 
+// watchStall arranges for onStall to run when ctx ends and the call has
+// not returned [stallGrace] later; the call runs done when it returns. A
+// deadline arms a timer for deadline + grace at once, which spares the
+// hop through a goroutine when the deadline passes; a cancellation goes
+// through context.AfterFunc.
+func watchStall(ctx context.Context, onStall func()) (done func()) {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	var finished atomic.Bool
+	fire := func() {
+		if !finished.Load() {
+			onStall()
+		}
+	}
+	var timer *time.Timer
+	dl, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		timer = time.AfterFunc(time.Until(dl)+stallGrace, fire)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if hasDeadline && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return // the timer is on it
+		}
+		time.AfterFunc(stallGrace, fire)
+	})
+	return func() {
+		finished.Store(true)
+		stop()
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// abandon closes pc, on which a call outlived its context: the server
+// stalls, and the calls queued on pc would wait for it. Its slot, if it is
+// still there, is redialled.
+func (p *pool) abandon(i int, pc *pooled) {
+	pc.dead.Store(true)
+	if p.slots[i].CompareAndSwap(pc, nil) {
+		p.background(func() { p.redial(i) })
+	}
+	_ = pc.c.Close()
+}
+
 // setAside takes pc out of its slot after a failed call. When the call
 // failed because its context ended, the connection is probably fine (radix
 // drops the late reply): it is checked and put back. Otherwise, or when the
@@ -188,7 +261,7 @@ func (p *pool) setAside(i int, pc *pooled, check bool) {
 		return // another call did
 	}
 	started := p.background(func() {
-		if check && p.check(pc.c) {
+		if check && p.check(pc.c) && !pc.dead.Load() {
 			p.put(i, pc)
 			return
 		}
@@ -200,10 +273,13 @@ func (p *pool) setAside(i int, pc *pooled, check bool) {
 	}
 }
 
-// check sends a PING on c.
+// check sends a PING on c. A PING that outlives its timeout, or the
+// pool's Close, closes c, which ends it.
 func (p *pool) check(c rdx.Conn) bool {
 	ctx, cancel := context.WithTimeout(p.ctx, checkTimeout)
 	defer cancel()
+	done := watchStall(ctx, func() { _ = c.Close() })
+	defer done()
 	return c.Do(ctx, rdx.Cmd(nil, "PING")) == nil
 }
 
@@ -298,7 +374,12 @@ func (p *pool) doExclusive(ctx context.Context, a rdx.Action) error {
 	p.busy[c] = struct{}{}
 	p.mu.Unlock()
 
+	done := watchStall(ctx, func() { _ = c.Close() })
 	err := a.Perform(ctx, c)
+	done()
+	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && !errors.Is(err, ctxErr) {
+		err = fmt.Errorf("%w (%w)", ctxErr, err)
+	}
 
 	p.mu.Lock()
 	delete(p.busy, c)

@@ -1,0 +1,359 @@
+package radix_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/radix"
+)
+
+// ownedRedis is a redis-server process a test starts on loopback, so that
+// it may stop, kill or restart it without disturbing the servers other
+// tests share.
+type ownedRedis struct {
+	t    *testing.T
+	port int
+	addr string
+	dir  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// startRedis starts a redis-server on a free loopback port; it is killed
+// when the test ends.
+func startRedis(t *testing.T) *ownedRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server is not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	must(t, ln.Close())
+	r := &ownedRedis{t: t, port: port, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir()}
+	t.Cleanup(r.kill)
+	r.start()
+	return r
+}
+
+// start (re)starts the server on its port and waits until it answers.
+func (r *ownedRedis) start() {
+	r.t.Helper()
+	cmd := exec.Command("redis-server",
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir,
+		"--enable-debug-command", "yes", "--loglevel", "warning")
+	must(r.t, cmd.Start())
+	r.mu.Lock()
+	r.cmd = cmd
+	r.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := r.raw("PING"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not start", r.addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// signal sends sig to the server process.
+func (r *ownedRedis) signal(sig syscall.Signal) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd != nil {
+		must(r.t, r.cmd.Process.Signal(sig))
+	}
+}
+
+// kill ends the server at once (SIGKILL) and waits for it to be gone.
+func (r *ownedRedis) kill() {
+	r.mu.Lock()
+	cmd := r.cmd
+	r.cmd = nil
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+}
+
+// raw sends one command on a connection of its own and returns the first
+// line of the reply.
+func (r *ownedRedis) raw(args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", r.addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(line, "-") {
+		return "", errors.New(strings.TrimSpace(line))
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// faultStats is what a fault test measured, for the log.
+type faultStats struct {
+	calls, errs int
+	maxLatency  time.Duration
+	maxErr      error // the error of the slowest call
+	errKinds    map[string]int
+	lag         time.Duration // the scheduler's worst lag meanwhile, capped
+}
+
+func (s *faultStats) add(took time.Duration, err error) {
+	s.calls++
+	if took > s.maxLatency {
+		s.maxLatency, s.maxErr = took, err
+	}
+	if err != nil {
+		s.errs++
+		if s.errKinds == nil {
+			s.errKinds = map[string]int{}
+		}
+		kind := "other"
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			kind = "deadline"
+		case errors.Is(err, conn.ErrClosed):
+			kind = "closed"
+		case errors.Is(err, radix.ErrStalled):
+			kind = "stalled"
+		case errors.Is(err, syscall.ECONNREFUSED):
+			kind = "refused"
+		}
+		s.errKinds[kind]++
+	}
+}
+
+func (s *faultStats) String() string {
+	kinds := make([]string, 0, len(s.errKinds))
+	for k, n := range s.errKinds {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(kinds)
+	return fmt.Sprintf("calls=%d errors=%d (%s) max latency=%v (scheduler lag %v)", s.calls, s.errs, strings.Join(kinds, " "),
+		s.maxLatency.Round(time.Millisecond), s.lag.Round(time.Millisecond))
+}
+
+// schedLag measures, until stop is closed, how late the Go scheduler wakes
+// a sleeping goroutine, and sends the worst it saw. On a loaded machine
+// (-race, other tests) it is tens of milliseconds: a bound on a call's
+// latency allows for it, so that it checks the driver, not the machine.
+func schedLag(stop <-chan struct{}) <-chan time.Duration {
+	out := make(chan time.Duration, 1)
+	go func() {
+		var worst time.Duration
+		for {
+			select {
+			case <-stop:
+				out <- worst
+				return
+			default:
+			}
+			start := time.Now()
+			time.Sleep(2 * time.Millisecond)
+			if lag := time.Since(start) - 2*time.Millisecond; lag > worst {
+				worst = lag
+			}
+		}
+	}()
+	return out
+}
+
+// maxLagAllowance caps what a bound allows for the scheduler's lag: a
+// driver that waits for a stalled server overshoots by seconds.
+const maxLagAllowance = 150 * time.Millisecond
+
+// concurrentGets runs n Gets at once, each with its own deadline of
+// timeout, and returns what they measured.
+func concurrentGets(d conn.Driver, k string, n int, timeout time.Duration) *faultStats {
+	var mu sync.Mutex
+	st := &faultStats{}
+	stop := make(chan struct{})
+	lag := schedLag(stop)
+	defer func() {
+		close(stop)
+		st.lag = min(<-lag, maxLagAllowance)
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			start := time.Now()
+			_, err := d.Get(ctx, k)
+			took := time.Since(start)
+			mu.Lock()
+			st.add(took, err)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return st
+}
+
+// waitRecovered calls Get until it succeeds and returns how long that took.
+func waitRecovered(t *testing.T, d conn.Driver, k string, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		_, err := d.Get(ctx, k)
+		cancel()
+		if err == nil || errors.Is(err, conn.ErrMiss) {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("no successful call %v after the fault ended: %v", limit, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStalledServerDeadlines stalls a server under 64 concurrent callers
+// on the pool's shared connections, each with a 500 ms deadline: every
+// call returns within its deadline plus 10%, whatever the stall.
+func TestStalledServerDeadlines(t *testing.T) {
+	const (
+		callers = 64
+		timeout = 500 * time.Millisecond
+		bound   = timeout + timeout/10
+	)
+	stalls := []struct {
+		name  string
+		stall func(t *testing.T, r *ownedRedis)
+		end   func(t *testing.T, r *ownedRedis)
+	}{
+		{"CLIENT PAUSE", func(t *testing.T, r *ownedRedis) {
+			if _, err := r.raw("CLIENT", "PAUSE", "2000", "ALL"); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, r *ownedRedis) {
+			if _, err := r.raw("CLIENT", "UNPAUSE"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"DEBUG SLEEP", func(t *testing.T, r *ownedRedis) {
+			go func() { _, _ = r.raw("DEBUG", "SLEEP", "2") }()
+			time.Sleep(50 * time.Millisecond) // let the server fall asleep
+		}, func(t *testing.T, r *ownedRedis) {
+			time.Sleep(2 * time.Second) // until it wakes up
+		}},
+		{"SIGSTOP", func(t *testing.T, r *ownedRedis) {
+			r.signal(syscall.SIGSTOP)
+		}, func(t *testing.T, r *ownedRedis) {
+			r.signal(syscall.SIGCONT)
+		}},
+	}
+	for _, s := range stalls {
+		t.Run(strings.ReplaceAll(s.name, " ", "_"), func(t *testing.T) {
+			r := startRedis(t)
+			d := openT(t, "redis://"+r.addr)
+			k := key(t, d, "stall")
+			must(t, d.Set(ctxT(t), k, []byte("v"), time.Minute))
+			for i := 0; i < 20; i++ { // every pooled connection up
+				_, err := d.Get(ctxT(t), k)
+				must(t, err)
+			}
+
+			s.stall(t, r)
+			st := concurrentGets(d, k, callers, timeout)
+			// A second wave, while the first one's connections are
+			// being replaced.
+			st2 := concurrentGets(d, k, callers, timeout)
+			s.end(t, r)
+			rec := waitRecovered(t, d, k, 10*time.Second)
+			t.Logf("radix %s: first wave %v; second wave %v; recovery after the stall ended %v",
+				s.name, st, st2, rec.Round(time.Millisecond))
+			for _, w := range []*faultStats{st, st2} {
+				if w.maxLatency > bound+w.lag {
+					t.Errorf("a call took %v (%v); every call must return within %v (deadline %v + 10%%, + %v the scheduler lagged)",
+						w.maxLatency, w.maxErr, bound, timeout, w.lag)
+				}
+			}
+		})
+	}
+}
+
+// TestCloseDuringStall closes a driver while calls hang on a stopped
+// server: Close returns, and so do the calls.
+func TestCloseDuringStall(t *testing.T) {
+	r := startRedis(t)
+	d, err := radix.Open(ctxT(t), "redis://"+r.addr)
+	must(t, err)
+	k := key(t, d, "closestall")
+	for i := 0; i < 8; i++ {
+		_, _ = d.Get(ctxT(t), k)
+	}
+	r.signal(syscall.SIGSTOP)
+	defer r.signal(syscall.SIGCONT)
+	errc := make(chan error, 16)
+	for i := 0; i < cap(errc); i++ {
+		go func() {
+			_, err := d.Get(context.Background(), k) // no deadline at all
+			errc <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A call with a deadline leaves its connection to be checked.
+	tctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, _ = d.Get(tctx, k)
+	cancel()
+
+	closed := make(chan error, 1)
+	start := time.Now()
+	go func() { closed <- d.Close() }()
+	select {
+	case err := <-closed:
+		must(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs while the server is stopped")
+	}
+	t.Logf("Close with a stopped server took %v", time.Since(start).Round(time.Millisecond))
+	for i := 0; i < cap(errc); i++ {
+		select {
+		case err := <-errc:
+			// Those on the connection of the call with a deadline ended
+			// before Close, when that call outlived its deadline.
+			if !errors.Is(err, conn.ErrClosed) && !errors.Is(err, radix.ErrStalled) {
+				t.Errorf("a call ended by Close = %v, want ErrClosed or ErrStalled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call without a deadline outlived Close")
+		}
+	}
+}
