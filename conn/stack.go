@@ -18,7 +18,17 @@ import (
 // prefers it to the stack.
 type Stack struct {
 	mu      sync.RWMutex
-	drivers []Driver
+	entries []entry
+	pushes  uint64 // numbers the pushes, so Scope knows its own
+}
+
+// entry is one driver on the stack, with the number of the push that put
+// it there. Scope checks that number rather than comparing drivers: a
+// driver's dynamic type may not be comparable (a struct value holding a
+// slice or a map), and the same driver may be pushed twice.
+type entry struct {
+	d    Driver
+	push uint64
 }
 
 // Use makes d the only driver on the stack. It refuses with ErrStackInUse
@@ -27,32 +37,42 @@ type Stack struct {
 func (s *Stack) Use(d Driver) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.drivers) > 1 {
+	if len(s.entries) > 1 {
 		return ErrStackInUse
 	}
-	s.drivers = append(s.drivers[:0], d)
+	s.pushes++
+	s.entries = append(s.entries[:0], entry{d: d, push: s.pushes})
 	return nil
 }
 
 // Push puts d on top of the stack.
-func (s *Stack) Push(d Driver) {
+func (s *Stack) Push(d Driver) { s.push(d) }
+
+func (s *Stack) push(d Driver) uint64 {
 	s.mu.Lock()
-	s.drivers = append(s.drivers, d)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.pushes++
+	s.entries = append(s.entries, entry{d: d, push: s.pushes})
+	return s.pushes
 }
 
 // Pop removes and returns the top driver, or nil when the stack is empty.
 func (s *Stack) Pop() Driver {
+	e, _ := s.pop()
+	return e.d
+}
+
+func (s *Stack) pop() (entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := len(s.drivers)
+	n := len(s.entries)
 	if n == 0 {
-		return nil
+		return entry{}, false
 	}
-	d := s.drivers[n-1]
-	s.drivers[n-1] = nil
-	s.drivers = s.drivers[:n-1]
-	return d
+	e := s.entries[n-1]
+	s.entries[n-1] = entry{}
+	s.entries = s.entries[:n-1]
+	return e, true
 }
 
 // Current returns the top driver without removing it, or nil when the
@@ -60,8 +80,8 @@ func (s *Stack) Pop() Driver {
 func (s *Stack) Current() Driver {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if n := len(s.drivers); n > 0 {
-		return s.drivers[n-1]
+	if n := len(s.entries); n > 0 {
+		return s.entries[n-1].d
 	}
 	return nil
 }
@@ -70,24 +90,29 @@ func (s *Stack) Current() Driver {
 func (s *Stack) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.drivers)
+	return len(s.entries)
 }
 
 // Scope pushes d, runs fn and pops, like the original's `with
 // Connection(...)` block. The pop happens even when fn panics. It returns
-// fn's error, or ErrStackMismatch when the driver popped is not d (fn left
-// a Push without its Pop, or popped more than it pushed); the mismatched
-// driver is then pushed back so the stack is left as fn made it.
+// fn's error, or ErrStackMismatch when the top of the stack is not the
+// entry Scope pushed (fn left a Push without its Pop, even of d itself, or
+// popped more than it pushed); the stack is then left as fn made it. Scope
+// tells its entry by the push, never by comparing drivers, so any driver
+// type works, comparable or not.
 func (s *Stack) Scope(d Driver, fn func() error) (err error) {
-	s.Push(d)
+	mine := s.push(d)
 	defer func() {
-		if got := s.Pop(); got != d {
-			if got != nil {
-				s.Push(got)
-			}
-			if err == nil {
-				err = ErrStackMismatch
-			}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		n := len(s.entries)
+		if n > 0 && s.entries[n-1].push == mine {
+			s.entries[n-1] = entry{}
+			s.entries = s.entries[:n-1]
+			return
+		}
+		if err == nil {
+			err = ErrStackMismatch
 		}
 	}()
 	return fn()

@@ -232,3 +232,63 @@ func TestScriptHash(t *testing.T) {
 		t.Fatalf("Hash = %s", got)
 	}
 }
+
+// valueDriver is a Driver whose dynamic type is not comparable: a struct
+// value holding a slice. Comparing two such interface values panics.
+type valueDriver struct {
+	conn.Driver
+	tags []string
+}
+
+func TestStackScopeNotComparable(t *testing.T) {
+	var s conn.Stack
+	d := valueDriver{tags: []string{"tenant-a"}}
+	tests := []struct {
+		name    string
+		fn      func() error
+		wantErr error
+		wantLen int
+	}{
+		{"balanced", func() error { return nil }, nil, 0},
+		{"nested", func() error {
+			return s.Scope(valueDriver{tags: []string{"b"}}, func() error { return nil })
+		}, nil, 0},
+		{"left a push", func() error { s.Push(valueDriver{tags: []string{"leak"}}); return nil }, conn.ErrStackMismatch, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for s.Len() > 0 {
+				s.Pop()
+			}
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("Scope panicked on a driver type that is not comparable: %v", r)
+					}
+				}()
+				err = s.Scope(d, tc.fn)
+			}()
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("Scope = %v, want %v", err, tc.wantErr)
+			}
+			if s.Len() != tc.wantLen {
+				t.Fatalf("stack depth after Scope = %d, want %d", s.Len(), tc.wantLen)
+			}
+		})
+	}
+}
+
+// A Push of the very driver Scope pushed, left without its Pop, is still a
+// Push left behind.
+func TestStackScopeSameDriverPushedAgain(t *testing.T) {
+	var s conn.Stack
+	d := newFake("d")
+	err := s.Scope(d, func() error { s.Push(d); return nil })
+	if !errors.Is(err, conn.ErrStackMismatch) {
+		t.Fatalf("Scope after fn pushed its driver again = %v, want ErrStackMismatch", err)
+	}
+	if s.Len() != 2 || s.Current() != d {
+		t.Fatalf("Scope must leave the stack as fn made it (two drivers): depth %d", s.Len())
+	}
+}
