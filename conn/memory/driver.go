@@ -37,7 +37,7 @@ type store struct {
 	mu      sync.Mutex
 	db      map[string]*value
 	scripts map[string]*compiled // by SHA1 hex
-	pushed  chan struct{}     // closed and replaced when a list grows
+	pushed  chan struct{}        // closed and replaced when a list grows
 
 	subMu sync.Mutex
 	subs  map[*subscription]struct{}
