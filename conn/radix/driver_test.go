@@ -428,8 +428,22 @@ func TestOpenDatabase(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := ctxT(t)
-	if _, err := radix.Open(ctx, "http://localhost"); !errors.Is(err, radix.ErrBadURL) {
+	if _, err := radix.Open(ctx, "http://localhost"); !errors.Is(err, radix.ErrBadURL) || !errors.Is(err, conn.ErrBadURL) {
 		t.Fatalf("Open(http://) = %v, want ErrBadURL", err)
+	}
+	// Out of range options, in the URL or not, fail before any dial.
+	for _, c := range []struct {
+		url  string
+		opts []radix.Option
+	}{
+		{"redis+cluster://u:hunter2@127.0.0.1:1?pool_size=-3", nil},
+		{"redis://u:hunter2@127.0.0.1:1", []radix.Option{radix.WithPoolSize(-3)}},
+		{"redis://u:hunter2@127.0.0.1:1", []radix.Option{radix.WithPoolSize(1 << 40)}},
+	} {
+		_, err := radix.Open(ctx, c.url, c.opts...)
+		if !errors.Is(err, radix.ErrBadURL) || !errors.Is(err, conn.ErrBadURL) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%s) = %v, want ErrBadURL without the password", c.url, err)
+		}
 	}
 	// Nothing listens on a port just released.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

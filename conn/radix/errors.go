@@ -1,12 +1,19 @@
 package radix
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/redcache/redcache/conn"
+)
 
 var (
 	// ErrBadURL reports a URL that [Open] cannot use: an unknown scheme, a
-	// malformed address, port or database number, or an unknown or invalid
-	// query parameter. The error wrapping it says which.
-	ErrBadURL = errors.New("redcache/radix: bad redis URL")
+	// malformed or repeated address, port or database number, a query
+	// parameter that is unknown, repeated, empty, malformed or out of
+	// range, or an out of range [WithPoolSize]. The error wrapping it says
+	// which, and never contains the URL's password. It wraps
+	// [conn.ErrBadURL], so errors.Is(err, conn.ErrBadURL) holds too.
+	ErrBadURL error = &wrapped{msg: "redcache/radix: bad redis URL", err: conn.ErrBadURL}
 
 	// ErrStalled reports a call that failed because the server stalled
 	// (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a network partition):
@@ -30,3 +37,13 @@ var (
 	// [Driver.Eval] for transactions.
 	ErrStatefulCommand = errors.New("redcache/radix: command would change the state of a shared connection")
 )
+
+// wrapped is a sentinel error that wraps a more general one without
+// repeating its message.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (e *wrapped) Error() string { return e.msg }
+func (e *wrapped) Unwrap() error { return e.err }

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -49,21 +51,41 @@ import (
 // Any one reachable node is enough: the others
 // are found through CLUSTER SLOTS. A cluster has no database but 0.
 //
+// A primary watched by Redis Sentinel is named by its sentinels and its
+// name, as the go-redis driver takes it:
+//
+//	redis+sentinel://[user:password@]host:port[,host:port...][/db]?master_name=NAME[&username=U&password=P]
+//	rediss+sentinel://...              the same, over TLS
+//
+// The user and password before the host are the sentinels'; the primary's
+// go in the username and password parameters. The driver follows the
+// primary across failovers (radix's Sentinel client).
+//
 // Query parameters:
 //
-//	addr=host:port     another cluster node (repeatable)
+//	addr=host:port     another cluster node or sentinel (repeatable)
 //	cluster=true       a cluster, even with one address
 //	db=N               the database, for unix:// (redis:// has it in the path)
-//	pool_size=N        connections per server (see WithPoolSize)
+//	pool_size=N        connections per server, 1 to 1024 (see WithPoolSize)
 //	protocol=2|3       RESP version, sent with HELLO (default: RESP2, no HELLO)
 //	skip_verify=true   rediss:// without certificate verification (tests only)
+//	master_name=NAME   the primary's name, with redis+sentinel:// (required)
+//	username=, password=  the primary's credentials, with redis+sentinel://
 //
-// A URL that does not parse, or carries an unknown parameter, returns an
-// error wrapping [ErrBadURL]; a server that cannot be reached returns the
-// dial error. Options: [WithPoolSize], [WithDialer], [WithTLSConfig],
+// A URL that does not parse, names an address twice, or carries a
+// parameter that is unknown, repeated (but addr), empty or out of range,
+// returns an error wrapping [ErrBadURL] (and with it
+// [github.com/redcache/redcache/conn.ErrBadURL]),
+// which never contains the password, as does a [WithPoolSize] out of
+// range; a server that cannot be reached returns the dial error.
+//
+// Options: [WithPoolSize], [WithDialer], [WithTLSConfig],
 // [WithWriteFlushInterval].
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 	cfg := newConfig(opts)
+	if cfg.poolSize < 0 || cfg.poolSize > maxPoolSize {
+		return nil, badURL("WithPoolSize(%d): want 1 to %d, or 0 for the default", cfg.poolSize, maxPoolSize)
+	}
 	sp, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -72,18 +94,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 		return nil, err
 	}
 
-	dialer := cfg.dialer
-	if sp.user != "" || sp.pass != "" {
-		dialer.AuthUser, dialer.AuthPass = sp.user, sp.pass
-	}
-	if sp.db > 0 {
-		dialer.SelectDB = strconv.Itoa(sp.db)
-	}
-	if sp.protocol != "" {
-		dialer.Protocol = sp.protocol
-	}
+	base := cfg.dialer
 	if cfg.flushEvery > 0 {
-		dialer.WriteFlushInterval = cfg.flushEvery
+		base.WriteFlushInterval = cfg.flushEvery
 	}
 	if sp.tls {
 		tc := cfg.tls
@@ -95,10 +108,26 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 			tc.InsecureSkipVerify = true //nolint:gosec // asked for by the URL
 		}
 		var inner netDialer = &net.Dialer{}
-		if dialer.NetDialer != nil {
-			inner = dialer.NetDialer
+		if base.NetDialer != nil {
+			inner = base.NetDialer
 		}
-		dialer.NetDialer = tlsDialer{inner: inner, cfg: tc}
+		base.NetDialer = tlsDialer{inner: inner, cfg: tc}
+	}
+	// The dialer of the data connections; with sentinel, the URL's
+	// credentials are the sentinels', and the master's come in the query.
+	dialer := base
+	user, pass := sp.user, sp.pass
+	if sp.sentinel {
+		user, pass = sp.masterUser, sp.masterPass
+	}
+	if user != "" || pass != "" {
+		dialer.AuthUser, dialer.AuthPass = user, pass
+	}
+	if sp.db > 0 {
+		dialer.SelectDB = strconv.Itoa(sp.db)
+	}
+	if sp.protocol != "" {
+		dialer.Protocol = sp.protocol
 	}
 	size := cfg.poolSize
 	if sp.poolSize > 0 {
@@ -111,9 +140,16 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 	}
 
 	var client Client
-	if sp.cluster {
+	switch {
+	case sp.cluster:
 		client, err = rdx.ClusterConfig{PoolConfig: pc}.New(ctx, sp.addrs)
-	} else {
+	case sp.sentinel:
+		sd := base
+		if sp.user != "" || sp.pass != "" {
+			sd.AuthUser, sd.AuthPass = sp.user, sp.pass
+		}
+		client, err = rdx.SentinelConfig{PoolConfig: pc, SentinelDialer: sd}.New(ctx, sp.master, sp.addrs)
+	default:
 		client, err = pc.New(ctx, sp.network, sp.addrs[0])
 	}
 	if err != nil {
@@ -129,13 +165,22 @@ type spec struct {
 	network    string // "tcp" or "unix"
 	addrs      []string
 	cluster    bool
+	sentinel   bool
+	master     string // the master's name, with sentinel
 	tls        bool
 	skipVerify bool
-	user, pass string
+	user, pass string // a sentinel's credentials, with sentinel
+	masterUser string // the master's credentials, with sentinel
+	masterPass string
 	db         int
 	protocol   string
 	poolSize   int
 }
+
+// maxPoolSize bounds pool_size and WithPoolSize: a pool keeps that many
+// connections per server, and a typo of a few digits must not ask for
+// millions.
+const maxPoolSize = 1024
 
 func badURL(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadURL}, args...)...)
@@ -150,7 +195,8 @@ func redact(rawURL string) string {
 	return u.Redacted()
 }
 
-// parseURL parses an Open URL.
+// parseURL parses an Open URL. Its errors never show the password: they
+// name parameters and quote values other than the credentials.
 func parseURL(rawURL string) (*spec, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -161,22 +207,23 @@ func parseURL(rawURL string) (*spec, error) {
 		return nil, badURL("%v", err)
 	}
 	sp := &spec{network: "tcp"}
-	schemeCluster := false
+	kind := "" // "cluster" or "sentinel", from the scheme
 	switch u.Scheme {
 	case "redis":
 	case "rediss":
 		sp.tls = true
-	case "redis+cluster":
-		schemeCluster = true
-	case "rediss+cluster":
-		sp.tls, schemeCluster = true, true
+	case "redis+cluster", "redis+sentinel":
+		kind = strings.TrimPrefix(u.Scheme, "redis+")
+	case "rediss+cluster", "rediss+sentinel":
+		sp.tls, kind = true, strings.TrimPrefix(u.Scheme, "rediss+")
 	case "unix":
 		sp.network = "unix"
 	case "":
-		return nil, badURL("no scheme (want redis://, rediss://, redis+cluster://, rediss+cluster:// or unix://)")
+		return nil, badURL("no scheme (want %s)", schemes)
 	default:
-		return nil, badURL("unknown scheme %q (want redis, rediss, redis+cluster, rediss+cluster or unix)", u.Scheme)
+		return nil, badURL("unknown scheme %q (want %s)", u.Scheme, schemes)
 	}
+	sp.sentinel = kind == "sentinel"
 	if u.Opaque != "" {
 		return nil, badURL("%s: URL must start with %s://", u.Scheme, u.Scheme)
 	}
@@ -184,20 +231,32 @@ func parseURL(rawURL string) (*spec, error) {
 		sp.user = u.User.Username()
 		sp.pass, _ = u.User.Password()
 	}
-	if u.Fragment != "" {
-		return nil, badURL("unexpected fragment #%s", u.Fragment)
+	if u.Fragment != "" || strings.HasSuffix(rawURL, "#") {
+		return nil, badURL("unexpected fragment")
 	}
 
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return nil, badURL("query: %v", err)
 	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same URL, the same error
 	clusterParam := ""
-	for name, vals := range q {
-		v := vals[len(vals)-1]
+	for _, name := range names {
+		vals := q[name]
+		if len(vals) > 1 && name != "addr" {
+			return nil, badURL("parameter %q given %d times", name, len(vals))
+		}
+		v := vals[0]
 		switch name {
 		case "addr":
 		case "cluster":
+			if v == "" {
+				return nil, badURL("cluster: empty (want true or false)")
+			}
 			clusterParam = v
 		case "db":
 			if sp.network != "unix" {
@@ -208,8 +267,8 @@ func parseURL(rawURL string) (*spec, error) {
 			}
 		case "pool_size":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, badURL("pool_size %q: want a positive integer", v)
+			if err != nil || n < 1 || n > maxPoolSize {
+				return nil, badURL("pool_size %q: want an integer from 1 to %d", v, maxPoolSize)
 			}
 			sp.poolSize = n
 		case "protocol":
@@ -226,6 +285,21 @@ func parseURL(rawURL string) (*spec, error) {
 				return nil, badURL("skip_verify applies to rediss:// only")
 			}
 			sp.skipVerify = b
+		case "master_name", "username", "password":
+			if !sp.sentinel {
+				return nil, badURL("%s applies to redis+sentinel:// only", name)
+			}
+			switch name {
+			case "master_name":
+				if v == "" {
+					return nil, badURL("master_name: empty")
+				}
+				sp.master = v
+			case "username":
+				sp.masterUser = v
+			default:
+				sp.masterPass = v
+			}
 		default:
 			return nil, badURL("unknown parameter %q", name)
 		}
@@ -233,7 +307,7 @@ func parseURL(rawURL string) (*spec, error) {
 
 	if sp.network == "unix" {
 		if u.Host != "" {
-			return nil, badURL("unix: want unix:///path/to/socket, got host %q", u.Host)
+			return nil, badURL("unix: want unix:///path/to/socket, got a host")
 		}
 		if u.Path == "" || u.Path == "/" {
 			return nil, badURL("unix: no socket path")
@@ -245,38 +319,56 @@ func parseURL(rawURL string) (*spec, error) {
 		return sp, nil
 	}
 
-	for _, h := range strings.Split(u.Host, ",") {
+	seen := make(map[string]bool)
+	add := func(h string) error {
 		addr, err := hostPort(h)
 		if err != nil {
+			return err
+		}
+		if seen[addr] {
+			return badURL("address %q given twice", addr)
+		}
+		seen[addr] = true
+		sp.addrs = append(sp.addrs, addr)
+		return nil
+	}
+	for _, h := range strings.Split(u.Host, ",") {
+		if err := add(h); err != nil {
 			return nil, err
 		}
-		sp.addrs = append(sp.addrs, addr)
 	}
 	for _, h := range q["addr"] {
 		if h == "" {
 			return nil, badURL("addr: empty")
 		}
-		addr, err := hostPort(h)
-		if err != nil {
+		if err := add(h); err != nil {
 			return nil, err
 		}
-		sp.addrs = append(sp.addrs, addr)
 	}
-	sp.cluster = len(sp.addrs) > 1 || schemeCluster
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
+		if sp.db, err = parseDB(p); err != nil {
+			return nil, err
+		}
+	}
+	if sp.sentinel {
+		if sp.master == "" {
+			return nil, badURL("a sentinel URL needs master_name=NAME")
+		}
+		if clusterParam != "" {
+			return nil, badURL("cluster: not with redis+sentinel://")
+		}
+		return sp, nil
+	}
+	sp.cluster = len(sp.addrs) > 1 || kind == "cluster"
 	if clusterParam != "" {
 		b, err := strconv.ParseBool(clusterParam)
 		if err != nil {
 			return nil, badURL("cluster %q: want true or false", clusterParam)
 		}
 		if !b && sp.cluster {
-			return nil, badURL("cluster=false with %d addresses", len(sp.addrs))
+			return nil, badURL("cluster=false with %d addresses or redis+cluster://", len(sp.addrs))
 		}
 		sp.cluster = b
-	}
-	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
-		if sp.db, err = parseDB(p); err != nil {
-			return nil, err
-		}
 	}
 	if sp.cluster && sp.db != 0 {
 		return nil, badURL("database %d: a cluster has database 0 only", sp.db)
@@ -284,12 +376,15 @@ func parseURL(rawURL string) (*spec, error) {
 	return sp, nil
 }
 
+// schemes lists the URL schemes Open takes, for error messages.
+const schemes = "redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel://"
+
 func parseDB(s string) (int, error) {
-	n, err := strconv.Atoi(s)
+	n, err := strconv.ParseInt(s, 10, 32)
 	if err != nil || n < 0 {
-		return 0, badURL("database %q: want a number >= 0", s)
+		return 0, badURL("database %q: want an integer from 0 to %d", s, math.MaxInt32)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 // hostPort completes host[:port] to host:port, with localhost and 6379 as
