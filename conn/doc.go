@@ -13,9 +13,16 @@
 //   - github.com/redcache/redcache/conn/radix, over radix v4 (a pool with
 //     implicit pipelining, Cluster, Sentinel).
 //
-// Both pass the same conformance suite, [github.com/redcache/redcache/conn/conntest],
-// against a real Redis and a real Redis Cluster; a driver of your own is
-// done when it passes it too.
+// A third, github.com/redcache/redcache/conn/memory, keeps its data in
+// memory (with real Lua scripts): a stand-in for Redis in tests that need
+// no server or must hold a call at a known point to order a race.
+//
+// All three pass the same conformance suite,
+// [github.com/redcache/redcache/conn/conntest]: the network drivers
+// against a real Redis and a real Redis Cluster, and also its fault cases
+// (a stalled, refusing or resetting server, through a fault-injecting
+// proxy) and its table of bad URLs. A driver of your own is done when it
+// passes them too.
 //
 // # Choosing a connection
 //
