@@ -60,6 +60,10 @@
 //     their keys per hash slot and node, run one pipeline per node
 //     concurrently and put the replies back in order, and
 //     [Driver.ForEachNode] visits every primary;
+//   - a subscription whose connection breaks, or goes silent without
+//     breaking (a stopped server, a partition: found by a PING, see
+//     [WithSubscriptionPing]), ends with an error wrapping
+//     [conn.ErrSubscriptionLost];
 //   - [Driver.Eval] sends EVALSHA and falls back to EVAL when the server
 //     answers NOSCRIPT;
 //   - commands that would change the state of a shared connection (SELECT,

@@ -80,7 +80,7 @@ import (
 // range; a server that cannot be reached returns the dial error.
 //
 // Options: [WithPoolSize], [WithDialer], [WithTLSConfig],
-// [WithWriteFlushInterval].
+// [WithWriteFlushInterval], [WithSubscriptionPing].
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 	cfg := newConfig(opts)
 	if cfg.poolSize < 0 || cfg.poolSize > maxPoolSize {

@@ -23,6 +23,22 @@ type config struct {
 	dialer     rdx.Dialer
 	tls        *tls.Config
 	flushEvery time.Duration
+	subPing    time.Duration // 0: defaultSubPing; < 0: off
+}
+
+// defaultSubPing is how long a subscription waits in silence before it
+// checks its connection with a PING (see [WithSubscriptionPing]).
+const defaultSubPing = time.Second
+
+// subPingEvery returns the subscription check interval, 0 when off.
+func (c config) subPingEvery() time.Duration {
+	switch {
+	case c.subPing < 0:
+		return 0
+	case c.subPing == 0:
+		return defaultSubPing
+	}
+	return c.subPing
 }
 
 func newConfig(opts []Option) config {
@@ -83,4 +99,20 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // which still shares connections between concurrent calls.
 func WithWriteFlushInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.flushEvery = d })
+}
+
+// WithSubscriptionPing sets how a subscription finds out that its
+// connection is half open (a server that stopped, a network that drops
+// packets without a reset), which a pub/sub connection, waiting for
+// messages that may never come, would not notice by itself. While
+// [conn.Subscription.Receive] waits and nothing has arrived for d, it
+// sends a PING on the subscription's connection; when nothing (neither
+// the answer nor a message) arrives in the following d either, the
+// connection is closed and Receive returns an error wrapping
+// [conn.ErrSubscriptionLost]. A lost connection is thus reported within
+// about 2*d of going silent. The default is 1 s; 0 keeps it, and a
+// negative d turns the check off (Receive then waits on a silent
+// connection until its context ends).
+func WithSubscriptionPing(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.subPing = d })
 }

@@ -2,11 +2,14 @@ package radix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	rdx "github.com/mediocregopher/radix/v4"
+	"github.com/mediocregopher/radix/v4/resp"
 	"github.com/redcache/redcache/conn"
 )
 
@@ -21,8 +24,11 @@ import (
 // returns once the server has confirmed every channel.
 //
 // The subscription does not reconnect: when its connection breaks,
-// Receive returns the error, and the caller subscribes again (messages
-// published in between are lost, as with any Redis pub/sub).
+// Receive returns an error wrapping [conn.ErrSubscriptionLost], and the
+// caller subscribes again (messages published in between are lost, as
+// with any Redis pub/sub). A connection that goes silent without breaking
+// (half open) is found by a PING while Receive waits, and reported the
+// same way (see [WithSubscriptionPing]).
 func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscription, error) {
 	if err := d.check(ctx); err != nil {
 		return nil, err
@@ -38,7 +44,7 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 	if err != nil {
 		return nil, fmt.Errorf("redcache/radix: subscribe: dial %s: %w", addr, err)
 	}
-	s := &subscription{c: c, subs: d.subs}
+	s := &subscription{c: c, subs: d.subs, every: d.cfg.subPingEvery()}
 	if err := s.subscribe(ctx, channels); err != nil {
 		_ = c.Close()
 		return nil, d.convert(err)
@@ -91,8 +97,11 @@ type subscription struct {
 	closed atomic.Bool
 	once   sync.Once
 
+	every time.Duration // silence before a PING, and the wait for it; 0: off
+
 	mu      sync.Mutex
 	pending []conn.Message // messages read while waiting for confirmations
+	pingAt  time.Time      // when the unanswered PING went out; zero: none
 }
 
 // subscribe sends SUBSCRIBE and waits for the confirmation of every
@@ -116,7 +125,8 @@ func (s *subscription) subscribe(ctx context.Context, channels []string) error {
 	return nil
 }
 
-// Receive implements [conn.Subscription.Receive].
+// Receive implements [conn.Subscription.Receive]. While it waits, a
+// silent connection is checked with a PING (see [WithSubscriptionPing]).
 func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 	for {
 		if s.closed.Load() {
@@ -129,27 +139,86 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 			s.mu.Unlock()
 			return m, nil
 		}
+		pingAt := s.pingAt
 		s.mu.Unlock()
 		if err := ctx.Err(); err != nil {
 			return conn.Message{}, err
 		}
+
+		// Wait for the next push, at most until the connection is due a
+		// check: every of silence, or every after the PING went out.
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		var due time.Time
+		if s.every > 0 {
+			now := time.Now()
+			due = now.Add(s.every)
+			if !pingAt.IsZero() {
+				due = pingAt.Add(s.every)
+				// The answer may be waiting in the socket since the
+				// last Receive: give it a moment to be read.
+				if least := now.Add(min(s.every, 100*time.Millisecond)); due.Before(least) {
+					due = least
+				}
+			}
+			rctx, cancel = context.WithDeadline(ctx, due)
+		}
 		// A fresh reply each time: a read that Close cut short may still be
 		// writing to the last one.
 		r := new(reply)
-		err := s.c.EncodeDecode(ctx, nil, r)
+		err := s.c.EncodeDecode(rctx, nil, r)
+		cancel()
 		switch {
 		case s.closed.Load():
 			return conn.Message{}, conn.ErrClosed
 		case ctx.Err() != nil:
 			return conn.Message{}, ctx.Err()
+		case err != nil && rctx.Err() != nil && errors.As(err, new(resp.ErrConnUsable)):
+			// Silence until the check was due, and nothing half read.
+			if err := s.ping(ctx, pingAt); err != nil {
+				return conn.Message{}, err
+			}
+			continue
 		case err != nil:
 			return conn.Message{}, fmt.Errorf("%w: %w", conn.ErrSubscriptionLost, convertErr(err, false))
 		}
+		s.mu.Lock()
+		s.pingAt = time.Time{} // the connection is alive
+		s.mu.Unlock()
 		if m, ok := message(r.v); ok {
 			return m, nil
 		}
 		// A confirmation or a pong: not for the caller.
 	}
+}
+
+// ping checks a connection that has been silent: it sends a PING, or, when
+// the one sent at pingAt went unanswered for s.every, closes the
+// connection and reports it lost.
+func (s *subscription) ping(ctx context.Context, pingAt time.Time) error {
+	if !pingAt.IsZero() {
+		_ = s.c.Close()
+		return fmt.Errorf("%w: no answer to a PING in %v", conn.ErrSubscriptionLost, s.every)
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.every)
+	defer cancel()
+	a := &action{op: opArgs, args: []string{"PING"}}
+	done := watchStall(wctx, func() { _ = s.c.Close() }) // a write that blocks
+	err := s.c.EncodeDecode(wctx, a, nil)                // the reply comes as a push
+	done()
+	if err != nil {
+		if s.closed.Load() {
+			return conn.ErrClosed
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		_ = s.c.Close()
+		return fmt.Errorf("%w: sending a PING: %w", conn.ErrSubscriptionLost, convertErr(err, false))
+	}
+	s.mu.Lock()
+	s.pingAt = time.Now()
+	s.mu.Unlock()
+	return nil
 }
 
 // Close implements [conn.Subscription.Close]. Closing the connection ends
