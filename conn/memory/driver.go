@@ -123,11 +123,11 @@ func (d *Driver) begin(ctx context.Context, args []string) error {
 // call runs one command: the hook, then the command under the lock (or,
 // for a blocking command, until it can run).
 func (d *Driver) call(ctx context.Context, args []string) (any, error) {
-	if err := d.begin(ctx, args); err != nil {
-		return nil, err
-	}
 	if len(args) == 0 {
 		return nil, replyErr("ERR empty command")
+	}
+	if err := d.begin(ctx, args); err != nil {
+		return nil, err
 	}
 	switch strings.ToUpper(args[0]) {
 	case "BLPOP", "BRPOP":
@@ -300,6 +300,9 @@ func (d *Driver) Pipeline(ctx context.Context, cmds ...*conn.Cmd) error {
 	}
 	for i, c := range cmds {
 		sargs, err := stringArgs(c.Args)
+		if err == nil && len(sargs) == 0 {
+			err = replyErr("ERR empty command")
+		}
 		if err != nil {
 			c.Reply, c.Err = nil, err
 			continue

@@ -243,6 +243,13 @@ func TestUnknownCommand(t *testing.T) {
 	if _, err := d.Do(ctx, "GET"); !conn.IsReplyError(err, "ERR") || !strings.Contains(err.Error(), "wrong number of arguments") {
 		t.Errorf("GET without a key = %v, want a wrong number of arguments error", err)
 	}
+	if _, err := d.Do(ctx); !conn.IsReplyError(err, "ERR") {
+		t.Errorf("Do() = %v, want an ERR reply error", err)
+	}
+	empty := conn.NewCmd()
+	if err := d.Pipeline(ctx, empty, conn.NewCmd("PING")); err != nil || !conn.IsReplyError(empty.Err, "ERR") {
+		t.Errorf("Pipeline with an empty command = %v, %v; want nil, an ERR reply error", err, empty.Err)
+	}
 	if _, err := d.Do(ctx, "GET", struct{}{}); !errors.Is(err, memory.ErrBadArg) {
 		t.Errorf("Do with a struct argument = %v, want ErrBadArg", err)
 	}
@@ -384,6 +391,9 @@ func TestCommands(t *testing.T) {
 		{[]any{"SET", "s", "w", "NX"}, "miss"},
 		{[]any{"SET", "s", "w", "XX", "GET"}, `"v"`},
 		{[]any{"SET", "s", "x", "EX", 0}, "ERR"},
+		{[]any{"SET", "long", "x", "PX", int64(90 * 24 * time.Hour / time.Millisecond)}, `"OK"`},
+		{[]any{"PTTL", "long"}, `7776000000`},
+		{[]any{"DEL", "long"}, `1`},
 		{[]any{"SET", "s", "x", "NX", "XX"}, "ERR"},
 		{[]any{"SET", "s", "x", "PX", 100, "EX", 1}, "ERR"},
 		{[]any{"APPEND", "s", "!"}, `2`},

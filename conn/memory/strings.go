@@ -191,7 +191,11 @@ func cmdSet(s *store, a []string) (any, error) {
 			if err != nil {
 				return nil, errNotInt
 			}
-			if n <= 0 || n > math.MaxInt64/int64(time.Second)/2 {
+			unit := time.Millisecond
+			if opt == "ex" || opt == "exat" {
+				unit = time.Second
+			}
+			if n <= 0 || n > math.MaxInt64/int64(unit)/2 {
 				return nil, replyErr("ERR invalid expire time in 'set' command")
 			}
 			switch opt {
