@@ -36,7 +36,12 @@ import (
 //
 // The query parameters are go-redis's options in snake case, such as
 // dial_timeout=2s, read_timeout=500ms, pool_size=20, client_name=web or
-// protocol=3; an unknown parameter is an error. Open always sets
+// protocol=3. Each option is checked before go-redis sees it: an option
+// that is unknown for the scheme, given twice, malformed or out of range
+// is an error (go-redis would silently take the last one given, read 0 as
+// its default, read a timeout of 0 or less as none, or panic on a
+// negative pool size). Timeouts must be positive, pool sizes at least 1,
+// and max_retries and max_redirects -1 (none) or positive. Open always sets
 // ContextTimeoutEnabled, so that a context's deadline bounds every call,
 // dials through [FailFastDialer], so that a refused connection fails at
 // once, and uses RESP2 unless protocol=3 asks for RESP3 (RESP2 keeps the
@@ -72,19 +77,75 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.client(), nil
+}
+
+// client builds the go-redis client of t.
+func (t target) client() redis.UniversalClient {
 	switch {
 	case t.cluster != nil:
-		return redis.NewClusterClient(t.cluster), nil
+		return redis.NewClusterClient(t.cluster)
 	case t.failover != nil:
-		return redis.NewFailoverClient(t.failover), nil
+		return redis.NewFailoverClient(t.failover)
 	}
-	return redis.NewClient(t.single), nil
+	return redis.NewClient(t.single)
 }
 
 // parseURL reads rawURL into the options of a go-redis client, with the
-// settings Open adds: ContextTimeoutEnabled, and RESP2 unless the URL asks
-// for a protocol.
+// settings Open adds: ContextTimeoutEnabled, FailFastDialer, and RESP2
+// unless the URL asks for a protocol. Its errors never show a password.
 func parseURL(rawURL string) (target, error) {
+	t, err := parseURLOptions(rawURL)
+	if err != nil && showsSecret(err.Error(), rawURL) {
+		err = fmt.Errorf("%w: malformed (the details would show the password)", ErrBadURL)
+	}
+	return t, err
+}
+
+// minSecret is the length from which a password is looked for in error
+// messages; a shorter one would be found in ordinary words.
+const minSecret = 4
+
+// showsSecret reports whether msg contains a password of rawURL: the one
+// in its user information or a password query option, as written or
+// decoded.
+func showsSecret(msg, rawURL string) bool {
+	var secrets []string
+	_, rest, _ := strings.Cut(rawURL, "://")
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		if _, pw, ok := strings.Cut(rest[:i], ":"); ok {
+			secrets = append(secrets, pw)
+		}
+	}
+	if _, q, ok := strings.Cut(rawURL, "?"); ok {
+		for _, kv := range strings.FieldsFunc(q, func(r rune) bool { return r == '&' || r == ';' || r == '#' }) {
+			if k, v, ok := strings.Cut(kv, "="); ok && strings.Contains(strings.ToLower(k), "password") {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	for _, s := range secrets {
+		forms := []string{s}
+		if u, err := url.PathUnescape(s); err == nil {
+			forms = append(forms, u)
+		}
+		if u, err := url.QueryUnescape(s); err == nil {
+			forms = append(forms, u)
+		}
+		for _, f := range forms {
+			if len(f) >= minSecret && strings.Contains(msg, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseURLOptions does parseURL's work.
+func parseURLOptions(rawURL string) (target, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return target{}, badURL(errors.New("no scheme; use " + schemes))
@@ -118,6 +179,25 @@ func parseURL(rawURL string) (target, error) {
 				return target{}, badURL(errors.New("empty address in the list of hosts"))
 			}
 		}
+	}
+	if base != "unix" {
+		for _, h := range hosts {
+			if err := checkHostPort(h, false); err != nil {
+				return target{}, badURL(err)
+			}
+		}
+	}
+	client := kindSingle
+	switch kind {
+	case "cluster":
+		client = kindCluster
+	case "sentinel":
+		client = kindSentinel
+	}
+	query, _, _ := strings.Cut(tail, "#")
+	_, query, _ = strings.Cut(query, "?")
+	if err := checkQuery(query, client); err != nil {
+		return target{}, badURL(err)
 	}
 	single := base + "://" + userinfo + hosts[0] + tail
 
