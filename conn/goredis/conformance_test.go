@@ -52,3 +52,13 @@ func TestConformanceCluster(t *testing.T) {
 		})
 	})
 }
+
+func TestBadURLs(t *testing.T) {
+	conntest.RunBadURLs(t, func(rawURL string) (conn.Driver, error) {
+		d, err := goredis.Open(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	})
+}

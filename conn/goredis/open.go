@@ -3,6 +3,7 @@ package goredis
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -207,6 +208,9 @@ func parseURLOptions(rawURL string) (target, error) {
 		if err != nil {
 			return target{}, badURL(err)
 		}
+		if err := checkDB(o.DB); err != nil {
+			return target{}, err
+		}
 		o.ContextTimeoutEnabled = true
 		if o.Protocol == 0 {
 			o.Protocol = 2
@@ -242,6 +246,9 @@ func parseURLOptions(rawURL string) (target, error) {
 		if err != nil {
 			return target{}, badURL(err)
 		}
+		if err := checkDB(o.DB); err != nil {
+			return target{}, err
+		}
 		if o.MasterName == "" {
 			return target{}, badURL(errors.New("a sentinel URL needs master_name=NAME"))
 		}
@@ -252,6 +259,15 @@ func parseURLOptions(rawURL string) (target, error) {
 		o.Dialer = FailFastDialer(redis.NewDialer(&redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}))
 		return target{failover: o}, nil
 	}
+}
+
+// checkDB checks a database number, which go-redis takes from the path
+// without a range check.
+func checkDB(db int) error {
+	if db < 0 || db > math.MaxInt32 {
+		return badURL(fmt.Errorf("database %d out of range", db))
+	}
+	return nil
 }
 
 // withAddrs parses rawURL and adds hosts to it as go-redis's addr query

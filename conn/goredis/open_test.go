@@ -115,6 +115,7 @@ func TestParseURLBad(t *testing.T) {
 		"redis://u:secret@h:1/x/y",     // path
 		"redis://u:secret@[::1:6379",   // url.Parse error, which quotes the URL
 		"redis://u:secret@h:1?dial_timeout=soon",
+		"redis://h:1/-1", // negative database
 		"unix://",
 	}
 	for _, u := range bad {
