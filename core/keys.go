@@ -426,19 +426,30 @@ func appendList(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 // zones) would otherwise leave their order to the iteration, and one map
 // would have many keys.
 func appendMap(dst []byte, v reflect.Value, depth int) ([]byte, error) {
+	if v.Len() == 0 {
+		return append(dst, '<', '>'), nil
+	}
+	// Every pair is encoded into one buffer, then sorted by reference.
 	type pair struct{ k, v []byte }
-	pairs := make([]pair, 0, v.Len())
-	iter := v.MapRange()
-	for iter.Next() {
-		k, err := appendValue(nil, iter.Key(), depth+1)
-		if err != nil {
+	type span struct{ start, mid, end int }
+	spans := make([]span, 0, v.Len())
+	var buf []byte
+	var err error
+	for iter := v.MapRange(); iter.Next(); {
+		s := span{start: len(buf)}
+		if buf, err = appendValue(buf, iter.Key(), depth+1); err != nil {
 			return dst, err
 		}
-		val, err := appendValue(nil, iter.Value(), depth+1)
-		if err != nil {
+		s.mid = len(buf)
+		if buf, err = appendValue(buf, iter.Value(), depth+1); err != nil {
 			return dst, err
 		}
-		pairs = append(pairs, pair{k, val})
+		s.end = len(buf)
+		spans = append(spans, s)
+	}
+	pairs := make([]pair, len(spans))
+	for i, s := range spans {
+		pairs[i] = pair{buf[s.start:s.mid], buf[s.mid:s.end]}
 	}
 	slices.SortFunc(pairs, func(a, b pair) int {
 		if c := bytes.Compare(a.k, b.k); c != 0 {
