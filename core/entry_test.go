@@ -2,7 +2,9 @@ package core_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 	"time"
 
@@ -15,7 +17,9 @@ func TestEntryRoundTrip(t *testing.T) {
 		{Payload: []byte{}},
 		{Codec: 1, Generation: 7, Payload: []byte("value")},
 		{Negative: true, Codec: 2, Generation: 1 << 40, Payload: []byte("\x00msg")},
-		{Compressed: true, Codec: 0x81, SoftExpiry: time.UnixMilli(1_700_000_000_123), Payload: bytes.Repeat([]byte{0xff}, 1000)},
+		{Tombstone: true, Generation: 3, Payload: []byte("12345678")},
+		{Compressed: true, Codec: 0x81, SoftExpiry: time.UnixMilli(1_700_000_000_123),
+			Expiry: time.UnixMilli(1_700_000_060_123), Payload: bytes.Repeat([]byte{0xff}, 1000)},
 	}
 	for _, want := range tests {
 		b := want.Append([]byte("prefix-kept"))
@@ -26,6 +30,7 @@ func TestEntryRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseEntry: %v", err)
 		}
+		want.Version = 2
 		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 			t.Fatalf("round trip (-want +got):\n%s", diff)
 		}
@@ -39,12 +44,15 @@ func TestEntryRejects(t *testing.T) {
 		"nil":           nil,
 		"short":         good[:5],
 		"bad magic":     mutate(func(b []byte) []byte { b[0] = 'x'; return b }),
-		"bad version":   mutate(func(b []byte) []byte { b[1] = 2; return b }),
-		"unknown flag":  mutate(func(b []byte) []byte { b[2] = 0x80; return b }),
+		"version 0":     mutate(func(b []byte) []byte { b[1] = 0; return b }),
 		"payload flip":  mutate(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }),
 		"checksum flip": mutate(func(b []byte) []byte { b[5] ^= 1; return b }),
 		"truncated":     good[:len(good)-1],
 		"json text":     []byte(`{"a":1}`),
+		// Format v2: the checksum covers the header too.
+		"negative flag flip":            mutate(func(b []byte) []byte { b[2] ^= 0x01; return b }),
+		"unknown flag, no new checksum": mutate(func(b []byte) []byte { b[2] |= 0x80; return b }),
+		"codec flip":                    mutate(func(b []byte) []byte { b[3] ^= 0x01; return b }),
 	}
 	for name, b := range tests {
 		if _, err := core.ParseEntry(b); !errors.Is(err, core.ErrCorruptEntry) {
@@ -53,14 +61,99 @@ func TestEntryRejects(t *testing.T) {
 	}
 }
 
+// Every single bit flipped anywhere in an entry, header included, is
+// caught (issue: a flipped negative flag used to read as a garbage error).
+func TestEntryEveryBitFlipIsCaught(t *testing.T) {
+	for _, ent := range []core.Entry{
+		{Codec: 1, Generation: 3, Payload: []byte("payload")},
+		{Negative: true, Codec: 1, Generation: 3, Payload: []byte("\x00boom")},
+		{Codec: 1, Generation: 3, SoftExpiry: time.UnixMilli(5), Expiry: time.UnixMilli(9), Payload: []byte("v")},
+	} {
+		good := ent.Append(nil)
+		for i := range good {
+			for bit := 0; bit < 8; bit++ {
+				b := append([]byte(nil), good...)
+				b[i] ^= 1 << bit
+				got, err := core.ParseEntry(b)
+				if i == 1 && b[1] > 2 {
+					if !errors.Is(err, core.ErrNewerEntry) {
+						t.Errorf("byte %d bit %d (version %d): %v, want ErrNewerEntry", i, bit, b[1], err)
+					}
+					continue
+				}
+				if err == nil {
+					t.Errorf("byte %d bit %d flipped: parsed as %+v", i, bit, got)
+				}
+			}
+		}
+	}
+}
+
+// A newer format version, or a flag this build does not know (under a
+// valid checksum), is ErrNewerEntry, not ErrCorruptEntry.
+func TestEntryNewerFormat(t *testing.T) {
+	good := core.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil)
+	newer := append([]byte(nil), good...)
+	newer[1] = 3
+	unknownFlag := append([]byte(nil), good...)
+	unknownFlag[2] |= 0x40
+	binary.BigEndian.PutUint32(unknownFlag[4:8], v2Checksum(unknownFlag))
+	for name, b := range map[string][]byte{"version 3": newer, "version 255": append([]byte{0xC5, 0xff}, good[2:]...), "unknown flag": unknownFlag} {
+		_, err := core.ParseEntry(b)
+		if !errors.Is(err, core.ErrNewerEntry) || errors.Is(err, core.ErrCorruptEntry) {
+			t.Errorf("%s: ParseEntry = %v, want ErrNewerEntry only", name, err)
+		}
+	}
+}
+
+// Entries written by the previous release (format v1) still read.
+func TestEntryV1StillReads(t *testing.T) {
+	b := v1Entry(0x04, 1, 7, time.UnixMilli(1_700_000_000_000), []byte("value"))
+	got, err := core.ParseEntry(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := core.Entry{Version: 1, Codec: 1, Generation: 7, SoftExpiry: time.UnixMilli(1_700_000_000_000), Payload: []byte("value")}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Fatalf("v1 entry (-want +got):\n%s", diff)
+	}
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func v2Checksum(b []byte) uint32 {
+	return crc32.Update(crc32.Checksum(b[:4], castagnoli), castagnoli, b[8:])
+}
+
+// v1Entry encodes an entry as the previous release did: CRC over the
+// bytes after the header only.
+func v1Entry(flags, codecID byte, gen uint64, soft time.Time, payload []byte) []byte {
+	b := []byte{0xC5, 1, flags, codecID, 0, 0, 0, 0}
+	b = binary.AppendUvarint(b, gen)
+	if flags&0x04 != 0 {
+		b = binary.BigEndian.AppendUint64(b, uint64(soft.UnixMilli()))
+	}
+	b = append(b, payload...)
+	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
+	return b
+}
+
 func FuzzParseEntry(f *testing.F) {
 	f.Add(core.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil))
 	f.Add(core.Entry{Negative: true, SoftExpiry: time.UnixMilli(5), Payload: []byte{0}}.Append(nil))
-	f.Add([]byte{0xC5, 1, 4, 0, 0, 0, 0, 0, 0})
+	f.Add(core.Entry{Tombstone: true, Expiry: time.UnixMilli(5), Payload: []byte("nonce123")}.Append(nil))
+	f.Add(v1Entry(0x04, 0, 1, time.UnixMilli(5), []byte("x")))
+	f.Add([]byte{0xC5, 2, 4, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := core.ParseEntry(b)
 		if err != nil {
+			if errors.Is(err, core.ErrNewerEntry) == errors.Is(err, core.ErrCorruptEntry) {
+				t.Fatalf("error %v is neither newer nor corrupt, or both", err)
+			}
 			return
+		}
+		if b[1] != 2 {
+			return // v1: Append writes the current version
 		}
 		// Whatever parses re-encodes to the same bytes.
 		if again := e.Append(nil); !bytes.Equal(again, b) {

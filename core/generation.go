@@ -1,36 +1,72 @@
 package core
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redcache/redcache/conn"
 )
 
-// genState is what a process knows of one function's generation on one
-// Redis: the value and when it was last read.
+// Generations. Every entry records the generation of its function it was
+// written in; InvalidateAll moves the generation on, so every older entry
+// reads as a miss. Two rules keep that from ever going backwards:
+//
+//   - a process adopts a generation only when it is larger than the one
+//     it knows, so a read that started before this process's own
+//     InvalidateAll cannot roll it back;
+//   - a missing generation key (evicted, lost in a failover or a restart,
+//     deleted) is created from the clock, in microseconds since 1970,
+//     which is larger than any count of invalidations: the entries
+//     written before the loss read as misses, never as hits.
+
+// genState is what a process knows of one function on one Redis: the
+// generation, when it was last read, and the flights of its loads (a
+// flight belongs to one resolved driver, so tenants never share one).
 type genState struct {
-	gen  atomic.Uint64
-	seen atomic.Int64 // unix nanoseconds of the last read; 0: never
+	gen   atomic.Uint64
+	seen  atomic.Int64 // unix nanoseconds of the last read; 0: never; 1: stale
+	retry atomic.Int64 // after a failed read, unix nanoseconds before which none is tried
+	// solo marks the state of drivers that cannot be told apart (their
+	// type is not comparable): their calls share no flight.
+	solo    bool
+	flights flightGroup
 }
 
-// adopt makes gen the current generation, read or written just now.
+// adopt makes gen the current generation, read or written just now,
+// unless a larger one is already known.
 func (s *genState) adopt(gen uint64, now int64) {
-	s.gen.Store(gen)
+	for {
+		cur := s.gen.Load()
+		if gen <= cur || s.gen.CompareAndSwap(cur, gen) {
+			break
+		}
+	}
 	s.seen.Store(now)
+	s.retry.Store(0)
 }
 
 // stale makes the next call re-read the generation.
-func (s *genState) stale() { s.seen.Store(1) }
+func (s *genState) stale() {
+	if s.seen.Load() != 0 {
+		s.seen.Store(1)
+	}
+}
 
 // genStates keeps a genState per Redis, so that a function whose calls
 // resolve different drivers (a Redis per tenant) never judges one
-// server's entries by another's generation. The first driver seen takes
-// the fast path; others go through a map.
+// server's entries by another's generation, nor lets one tenant join
+// another's load. The first driver seen takes the fast path; others go
+// through a map.
 type genStates struct {
 	first  atomic.Pointer[driverGen]
 	others sync.Map // conn.Driver -> *genState
+	types  sync.Map // reflect.Type -> *genState, for drivers that are not comparable
 }
 
 type driverGen struct {
@@ -40,17 +76,22 @@ type driverGen struct {
 
 func (g *genStates) of(d conn.Driver) *genState {
 	f := g.first.Load()
-	if f != nil && sameDriver(f.d, d) {
+	if f != nil && f.d == d {
 		return &f.st
+	}
+	t := reflect.TypeOf(d)
+	if !t.Comparable() {
+		if st, ok := g.types.Load(t); ok {
+			return st.(*genState)
+		}
+		st, _ := g.types.LoadOrStore(t, &genState{solo: true})
+		return st.(*genState)
 	}
 	if f == nil {
 		g.first.CompareAndSwap(nil, &driverGen{d: d})
-		if f = g.first.Load(); sameDriver(f.d, d) {
+		if f = g.first.Load(); f.d == d {
 			return &f.st
 		}
-	}
-	if !reflect.TypeOf(d).Comparable() {
-		return &f.st // cannot be told apart: share the first state
 	}
 	if st, ok := g.others.Load(d); ok {
 		return st.(*genState)
@@ -65,10 +106,12 @@ func (g *genStates) each(fn func(*genState)) {
 	if f := g.first.Load(); f != nil {
 		fn(&f.st)
 	}
-	g.others.Range(func(_, st any) bool {
-		fn(st.(*genState))
-		return true
-	})
+	for _, m := range []*sync.Map{&g.others, &g.types} {
+		m.Range(func(_, st any) bool {
+			fn(st.(*genState))
+			return true
+		})
+	}
 }
 
 // sameDriver compares drivers without panicking on types that are not
@@ -83,4 +126,105 @@ func sameDriver(a, b conn.Driver) bool {
 		return true
 	}
 	return a == b
+}
+
+// errGenerationDown is returned, without a Redis call, while a function
+// whose generation has never been read waits to retry a failed read.
+var errGenerationDown = errors.New("redcache: generation unreadable, retrying later")
+
+// generation returns the function's generation on d as this process
+// knows it, re-reading it from Redis when the last read is older than the
+// refresh interval (or force is set). Only one caller re-reads; the others
+// go on with the value they have. rctx bounds the Redis calls.
+//
+// A generation that cannot be read fails open for its own function: its
+// calls go on with the last generation read (or, when none ever was, go
+// to the loader without Redis), and only one read is tried per retry
+// interval, so a node that is down does not cost every call a timeout.
+func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, now int64, force bool) (uint64, error) {
+	seen := st.seen.Load()
+	if !force && seen > 1 && now-seen < int64(e.cfg.genRefresh) {
+		return st.gen.Load(), nil
+	}
+	if retry := st.retry.Load(); retry != 0 && now < retry {
+		if seen == 0 {
+			return 0, errGenerationDown
+		}
+		return st.gen.Load(), nil
+	}
+	if seen != 0 && !st.seen.CompareAndSwap(seen, now) {
+		return st.gen.Load(), nil // another caller is re-reading it
+	}
+	// The generation key has a node of its own on a cluster: its reads feed
+	// that node's breaker, not the breaker of the key being read.
+	gen, err := e.readGeneration(ctx, rctx, d, e.m.breakerFor(&e.cfg, d), st)
+	if err != nil {
+		st.retry.Store(time.Now().UnixNano() + int64(max(min(e.cfg.genRefresh, time.Second), 50*time.Millisecond)))
+		if seen != 0 {
+			st.seen.CompareAndSwap(now, 1) // re-read once the retry interval is over
+			return st.gen.Load(), nil
+		}
+		return 0, err
+	}
+	st.adopt(gen, now)
+	return st.gen.Load(), nil
+}
+
+// readGeneration reads the generation key, creating it from the clock
+// when it is missing. A value that is not a number is reported and read
+// as 0 (the next InvalidateAll replaces it).
+func (e *engine[V]) readGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState) (uint64, error) {
+	data, err := d.Get(rctx, e.genKey)
+	if errors.Is(err, conn.ErrMiss) {
+		// Never start again from 0: entries written before the key was
+		// lost would be hits again.
+		clock := max(uint64(time.Now().UnixMicro()), st.gen.Load()+1)
+		var set bool
+		if set, err = d.SetNX(rctx, e.genKey, []byte(strconv.FormatUint(clock, 10)), 0); err == nil {
+			if set {
+				b.success()
+				return clock, nil
+			}
+			data, err = d.Get(rctx, e.genKey) // another process created it first
+		}
+	}
+	if err != nil {
+		e.m.redisResult(ctx, &e.cfg, b, OpGeneration, e.name, e.genKey, err)
+		return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
+	}
+	b.success()
+	gen, perr := strconv.ParseUint(string(data), 10, 64)
+	if perr != nil {
+		e.m.report(ctx, &e.cfg, OpGeneration, e.name, e.genKey,
+			fmt.Errorf("%w: generation %q is not a number", ErrCorruptEntry, data))
+		return 0, nil
+	}
+	return gen, nil
+}
+
+// bumpScript moves a generation on: INCR when the key holds a number, the
+// clock (ARGV[1], microseconds) when it is missing or holds something
+// else, so that a lost key never restarts the count below what entries
+// already carry.
+var bumpScript = conn.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local ok, n = pcall(redis.call, 'INCR', KEYS[1])
+  if ok then return n end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return tonumber(ARGV[1])
+`)
+
+// bumpGenerationKey moves the generation under key on and returns the
+// new value.
+func bumpGenerationKey(ctx context.Context, d conn.Driver, key string) (uint64, error) {
+	v, err := d.Eval(ctx, bumpScript, []string{key}, strconv.FormatInt(time.Now().UnixMicro(), 10))
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok || n < 0 {
+		return 0, fmt.Errorf("redcache: generation bump returned %T %v, not a count", v, v)
+	}
+	return uint64(n), nil
 }

@@ -4,8 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,3 +144,155 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // that count loader calls would take for a bug. Tests about timeouts set
 // their own.
 const testTimeout = 5 * time.Second
+
+// hookDriver wraps a real driver so that a test can hold or fail one
+// call at a precise point: before runs before the call reaches Redis (an
+// error it returns is the call's), after runs once Redis answered. It
+// makes races deterministic over the real drivers.
+type hookDriver struct {
+	conn.Driver
+	before atomic.Pointer[func(ctx context.Context, op, key string) error]
+	after  atomic.Pointer[func(ctx context.Context, op, key string)]
+}
+
+func newHookDriver(d conn.Driver) *hookDriver { return &hookDriver{Driver: d} }
+
+func (h *hookDriver) setBefore(f func(ctx context.Context, op, key string) error) { h.before.Store(&f) }
+func (h *hookDriver) setAfter(f func(ctx context.Context, op, key string))        { h.after.Store(&f) }
+func (h *hookDriver) clear()                                                      { h.before.Store(nil); h.after.Store(nil) }
+
+func (h *hookDriver) pre(ctx context.Context, op, key string) error {
+	if f := h.before.Load(); f != nil {
+		return (*f)(ctx, op, key)
+	}
+	return nil
+}
+
+func (h *hookDriver) post(ctx context.Context, op, key string) {
+	if f := h.after.Load(); f != nil {
+		(*f)(ctx, op, key)
+	}
+}
+
+func (h *hookDriver) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := h.pre(ctx, "get", key); err != nil {
+		return nil, err
+	}
+	b, err := h.Driver.Get(ctx, key)
+	h.post(ctx, "get", key)
+	return b, err
+}
+
+func (h *hookDriver) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if err := h.pre(ctx, "set", key); err != nil {
+		return err
+	}
+	err := h.Driver.Set(ctx, key, v, ttl)
+	h.post(ctx, "set", key)
+	return err
+}
+
+func (h *hookDriver) SetNX(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, error) {
+	if err := h.pre(ctx, "setnx", key); err != nil {
+		return false, err
+	}
+	ok, err := h.Driver.SetNX(ctx, key, v, ttl)
+	h.post(ctx, "setnx", key)
+	return ok, err
+}
+
+func (h *hookDriver) Del(ctx context.Context, keys ...string) (int64, error) {
+	if err := h.pre(ctx, "del", keys[0]); err != nil {
+		return 0, err
+	}
+	n, err := h.Driver.Del(ctx, keys...)
+	h.post(ctx, "del", keys[0])
+	return n, err
+}
+
+func (h *hookDriver) Eval(ctx context.Context, s *conn.Script, keys []string, args ...any) (any, error) {
+	if err := h.pre(ctx, "eval", keys[0]); err != nil {
+		return nil, err
+	}
+	r, err := h.Driver.Eval(ctx, s, keys, args...)
+	h.post(ctx, "eval", keys[0])
+	return r, err
+}
+
+// ownRedis is a redis-server this test starts on loopback and can
+// restart (losing everything: no persistence), for faults that need a
+// process of its own.
+type ownRedis struct {
+	t    *testing.T
+	addr string
+	port int
+	cmd  *exec.Cmd
+}
+
+func startOwnRedis(t *testing.T) *ownRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	r := &ownRedis{t: t, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *ownRedis) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", r.addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not start: %v", r.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *ownRedis) stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// restart kills the server and starts an empty one on the same port.
+func (r *ownRedis) restart() {
+	r.t.Helper()
+	r.stop()
+	r.start()
+}
+
+// driverKinds are both drivers, as openers of a URL.
+var driverKinds = []struct {
+	name string
+	open func(tb testing.TB, url string) conn.Driver
+}{{"goredis", openGoredis}, {"radix", openRadix}}
+
+// openLike opens url with the driver the target tg uses.
+func openLike(tb testing.TB, tg string, url string) conn.Driver {
+	tb.Helper()
+	if strings.HasPrefix(tg, "radix") {
+		return openRadix(tb, url)
+	}
+	return openGoredis(tb, url)
+}

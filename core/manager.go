@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,31 +169,18 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 	key := generationKey(cfg.prefix, name)
 	bctx, cancel := m.deadlines.bound(ctx, time.Now().UnixNano())
 	defer cancel()
-	v, err := d.Do(bctx, "INCR", key)
-	if conn.IsReplyError(err, "ERR") {
-		// The key holds something that is not a counter (not ours):
-		// replace it by a generation no entry can have, the time in
-		// nanoseconds, which is larger than any count of invalidations.
-		n := time.Now().UnixNano()
-		if err = d.Set(bctx, key, []byte(strconv.FormatInt(n, 10)), 0); err == nil {
-			v = n
-		}
-	}
+	n, err := bumpGenerationKey(bctx, d, key) // INCR, or the clock when the key was lost
 	if err != nil {
 		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: err}
 	}
-	n, ok := v.(int64)
-	if !ok || n < 0 {
-		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: errors.New("INCR returned a non-integer")}
-	}
 	// Functions of this Manager under the same prefix see it at once.
 	for _, h := range m.holders(cfg.prefix + ":" + name) {
-		h.adoptGeneration(d, uint64(n))
+		h.adoptGeneration(d, n)
 	}
 	// Near caches in other processes drop the function's values now
 	// rather than at their next generation refresh.
 	m.publish(ctx, cfg, d, genMessage(m.near.id, cfg.prefix+":"+name))
-	return uint64(n), nil
+	return n, nil
 }
 
 func generationKey(prefix, name string) string { return prefix + ":" + name + ":~gen" }
@@ -254,6 +240,7 @@ type Stats struct {
 	CorruptEntries uint64       // entries that were not ours or did not decode
 	EncodeErrors   uint64       // values the codec (or BeforeSave) could not encode: returned, not cached
 	Bypassed       uint64       // calls that skipped Redis: breaker open or no connection
+	FencedStores   uint64       // loads not stored: the key was invalidated or written while they ran
 	NearActive     bool         // the near cache\'s invalidation subscription is up
 	Breaker        BreakerState // the least healthy breaker, when calls resolve several drivers
 }
@@ -263,6 +250,7 @@ type counters struct {
 	loads, loadErrors, loadPanics       atomic.Uint64
 	redisErrors, corrupt, bypassed      atomic.Uint64
 	encodeErrors                        atomic.Uint64
+	fenced                              atomic.Uint64
 }
 
 // Stats returns the Manager's counters. They are read one by one without
@@ -283,6 +271,7 @@ func (m *Manager) Stats() Stats {
 		CorruptEntries: s.corrupt.Load(),
 		EncodeErrors:   s.encodeErrors.Load(),
 		Bypassed:       s.bypassed.Load(),
+		FencedStores:   s.fenced.Load(),
 		NearActive:     m.near.active.Load(),
 		Breaker:        m.breakerState(),
 	}

@@ -310,19 +310,22 @@ func TestWaiterContextEnds(t *testing.T) {
 		ctx := testCtx(t)
 		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
 		defer m.Close()
-		release := make(chan struct{})
+		release, started := make(chan struct{}), make(chan struct{})
 		loaderCtxErr := make(chan error, 1)
 		get := core.Memoize(m, "slow", func(lctx context.Context, k string) (string, error) {
+			close(started)
 			<-release
 			loaderCtxErr <- lctx.Err()
 			return "done", nil
 		})
-		// A patient waiter.
+		// A patient waiter, which starts the load (a load keeps the
+		// deadline of the caller that started it).
 		patient := make(chan string, 1)
 		go func() {
 			v, _ := get.Get(ctx, "k")
 			patient <- v
 		}()
+		<-started
 		// An impatient one, sharing the load.
 		short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 		defer cancel()

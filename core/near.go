@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/maphash"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,18 +18,37 @@ import (
 
 // The near cache keeps decoded values in process memory in front of
 // Redis, for reads that must not pay a round trip. It is kept coherent by
-// pub/sub: every write, Invalidate and InvalidateAll of a process with a
-// near cache publishes the key (or the generation) on InvalidationChannel,
-// and every such process drops what it holds for it. While the
-// subscription is down, the near cache serves nothing, and everything it
-// held is dropped when it comes back, since messages may have been lost.
-// Its own ttl bounds how stale a value can be when a message is late.
+// pub/sub: every explicit write (Set, Invalidate, Refresh, InvalidateAll)
+// of every process, with a near cache or not, publishes the key (or the
+// generation) on the channel of its prefix, and every process with a near
+// cache drops what it holds for it. Loads that fill a miss do not
+// publish: what they replace was already gone or announced, and a Redis
+// Cluster sends every message to every node. While the subscription is
+// down, the near cache serves nothing, and everything it held is dropped
+// when it comes back, since messages may have been lost. The subscription
+// is checked by a ping sent through it: one that does not come back in
+// time counts as a lost subscription. A near copy never outlives the
+// Redis entry it was read from (its expiry and soft expiry), nor its own
+// ttl, which bounds how stale a value can be when a message is late.
 
-// InvalidationChannel is the pub/sub channel on which processes with a
-// near cache announce what they wrote or invalidated.
+// InvalidationChannel is the start of the pub/sub channels on which
+// processes announce what they wrote or invalidated: the channel of a
+// function is InvalidationChannel + ":" + its key prefix.
 const InvalidationChannel = "redcache:invalidate"
 
-const nearShards = 16
+// channelFor is the invalidation channel of a key prefix.
+func channelFor(prefix string) string { return InvalidationChannel + ":" + prefix }
+
+const (
+	nearShards = 16
+	// nearEpochs is the number of invalidation counters per near cache:
+	// an invalidation of one key refuses the fills of the keys that share
+	// its counter, so there are many.
+	nearEpochs = 1024
+	// pingEvery and pingWait pace the subscription's health check.
+	pingEvery = time.Second
+	pingWait  = 3 * time.Second
+)
 
 // nearCache is one memoized function's near cache: a sharded map with a
 // per-entry expiry and random eviction when a shard is full.
@@ -36,15 +57,17 @@ type nearCache[V any] struct {
 	perShard int
 	seed     maphash.Seed
 	shards   [nearShards]nearShard[V]
+	// epochs count the invalidations of keys (hashed), all the
+	// invalidations of everything; a value read from Redis is kept only
+	// if none of its key arrived while it was being read, so a late reader
+	// never puts back what a message or a write just dropped.
+	epochs [nearEpochs]atomic.Uint32
+	all    atomic.Uint32
 }
 
 type nearShard[V any] struct {
 	mu sync.RWMutex
 	m  map[string]nearEntry[V]
-	// epoch counts the invalidations of the shard's keys; a value read
-	// from Redis is kept only if none arrived while it was being read, so
-	// a late reader never puts back what a message just dropped.
-	epoch atomic.Uint64
 }
 
 type nearEntry[V any] struct {
@@ -79,24 +102,35 @@ func (n *nearCache[V]) get(key string, gen uint64, now int64) (V, bool) {
 	return e.v, true
 }
 
-// put keeps v under key, unless an invalidation arrived since epoch was
-// read. expires may cut the near ttl short (a soft expiry).
-// epoch returns the invalidation count of key's shard, to be read before
-// the value that put will keep.
-func (n *nearCache[V]) epoch(key string) uint64 { return n.shard(key).epoch.Load() }
+func (n *nearCache[V]) keyEpoch(key string) *atomic.Uint32 {
+	h := maphash.String(n.seed, key)
+	return &n.epochs[(h>>32)%nearEpochs]
+}
 
+// epoch returns the invalidation count of key, to be read before the
+// value that put will keep.
+func (n *nearCache[V]) epoch(key string) uint64 {
+	return uint64(n.all.Load())<<32 | uint64(n.keyEpoch(key).Load())
+}
+
+// put keeps v under key, unless an invalidation of key arrived since
+// epoch was read. expires (the entry's soft expiry or expiry) may cut the
+// near ttl short.
 func (n *nearCache[V]) put(key string, v V, gen uint64, epoch uint64, now, expires int64) {
 	s := n.shard(key)
-	if s.epoch.Load() != epoch {
+	if n.epoch(key) != epoch {
 		return
 	}
 	exp := now + n.ttl
 	if expires > 0 && expires < exp {
 		exp = expires
 	}
+	if exp <= now {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.epoch.Load() != epoch {
+	if n.epoch(key) != epoch {
 		return
 	}
 	if _, ok := s.m[key]; !ok && len(s.m) >= n.perShard {
@@ -111,16 +145,16 @@ func (n *nearCache[V]) put(key string, v V, gen uint64, epoch uint64, now, expir
 func (n *nearCache[V]) drop(key string) {
 	s := n.shard(key)
 	s.mu.Lock()
-	s.epoch.Add(1)
+	n.keyEpoch(key).Add(1)
 	delete(s.m, key)
 	s.mu.Unlock()
 }
 
 func (n *nearCache[V]) clear() {
+	n.all.Add(1)
 	for i := range n.shards {
 		s := &n.shards[i]
 		s.mu.Lock()
-		s.epoch.Add(1)
 		clear(s.m)
 		s.mu.Unlock()
 	}
@@ -134,22 +168,27 @@ type invalidator interface {
 }
 
 // nearHub is a Manager's side of the near cache protocol: one
-// subscription, the near caches it feeds, and an ID that lets a process
-// skip its own messages.
+// subscription (to the channels of the prefixes its near caches use), the
+// near caches it feeds, and an ID that lets a process skip its own
+// messages.
 type nearHub struct {
 	id     string
 	once   sync.Once
 	active atomic.Bool  // the subscription is up: near caches may serve
 	driver atomic.Value // holds a driverBox: the Redis the subscription watches
 
-	mu     sync.RWMutex
-	caches []invalidator
+	mu       sync.RWMutex
+	caches   []invalidator
+	prefixes map[string]bool
+	// renew is signalled when a prefix is added: the subscription is made
+	// again with its channel.
+	renew chan struct{}
 }
 
 func newNearHub() *nearHub {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &nearHub{id: hex.EncodeToString(b)}
+	return &nearHub{id: hex.EncodeToString(b), prefixes: map[string]bool{}, renew: make(chan struct{}, 1)}
 }
 
 type driverBox struct{ d conn.Driver }
@@ -186,17 +225,55 @@ func (h *nearHub) each(f func(invalidator)) {
 	}
 }
 
-// Messages on InvalidationChannel: "k <sender> <key>" drops one key;
+// watch adds prefix to the channels the subscription listens to; it
+// reports whether it is new.
+func (h *nearHub) watch(prefix string) bool {
+	h.mu.RLock()
+	known := h.prefixes[prefix]
+	h.mu.RUnlock()
+	if known {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.prefixes[prefix] {
+		return false
+	}
+	h.prefixes[prefix] = true
+	return true
+}
+
+// channels returns the channels to subscribe to, the first one used for
+// the health check's pings.
+func (h *nearHub) channels() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	chs := make([]string, 0, len(h.prefixes))
+	for p := range h.prefixes {
+		chs = append(chs, channelFor(p))
+	}
+	return chs
+}
+
+// Messages on an invalidation channel: "k <sender> <key>" drops one key;
 // "g <sender> <prefix>:<name>" says a generation was bumped (the new
 // value is read from Redis by the usual refresh; near entries of older
-// generations are dropped at once).
+// generations are dropped at once); "p <sender> <nonce>" is a health
+// check, for its sender only.
 func keyMessage(sender, key string) string { return "k " + sender + " " + key }
 
 func genMessage(sender, fn string) string { return "g " + sender + " " + fn }
 
-// start runs the subscription loop once per Manager, on the first driver
-// a near-cached call uses.
-func (m *Manager) startNear(d conn.Driver) {
+// startNear runs the subscription loop once per Manager, on the first
+// driver a near-cached call uses, and makes it listen to prefix's
+// channel.
+func (m *Manager) startNear(d conn.Driver, prefix string) {
+	if m.near.watch(prefix) {
+		select {
+		case m.near.renew <- struct{}{}:
+		default:
+		}
+	}
 	m.near.once.Do(func() {
 		m.near.driver.Store(driverBox{d})
 		if !m.enter() {
@@ -213,10 +290,15 @@ func (m *Manager) subscribeLoop(d conn.Driver) {
 	ctx := m.closeCtx
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
-		sub, err := d.Subscribe(ctx, InvalidationChannel)
+		select {
+		case <-m.near.renew: // the channels below include every prefix known now
+		default:
+		}
+		chs := m.near.channels()
+		sub, err := d.Subscribe(ctx, chs...)
 		if err != nil {
 			if ctx.Err() == nil {
-				m.report(ctx, &m.cfg, OpSubscribe, "", InvalidationChannel, err)
+				m.report(ctx, &m.cfg, OpSubscribe, "", strings.Join(chs, " "), err)
 			}
 			select {
 			case <-ctx.Done():
@@ -226,28 +308,82 @@ func (m *Manager) subscribeLoop(d conn.Driver) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		// Anything held before may have missed messages.
-		m.near.each(func(c invalidator) { c.dropAll() })
+		// Anything held before may have missed messages, generations
+		// included.
+		m.lostMessages()
 		m.near.active.Store(true)
-		err = m.receive(ctx, sub)
+		err = m.receive(ctx, d, sub, chs[0])
 		m.near.active.Store(false)
-		m.near.each(func(c invalidator) { c.dropAll() })
+		m.lostMessages()
 		_ = sub.Close()
-		if ctx.Err() == nil && !errors.Is(err, conn.ErrClosed) {
-			m.report(ctx, &m.cfg, OpSubscribe, "", InvalidationChannel, err)
+		if ctx.Err() == nil && err != nil && !errors.Is(err, conn.ErrClosed) {
+			m.report(ctx, &m.cfg, OpSubscribe, "", strings.Join(chs, " "), err)
 		}
 	}
 }
 
-func (m *Manager) receive(ctx context.Context, sub conn.Subscription) error {
+// lostMessages drops every near value and marks every generation stale.
+func (m *Manager) lostMessages() {
+	m.near.each(func(c invalidator) { c.dropAll() })
+	m.mu.Lock()
+	var all []generationHolder
+	for _, hs := range m.engines {
+		all = append(all, hs...)
+	}
+	m.mu.Unlock()
+	for _, h := range all {
+		h.generationChanged()
+	}
+}
+
+// errPingLost reports a subscription whose health check did not come
+// back in time: the connection may be half open.
+var errPingLost = fmt.Errorf("%w: no answer to the health check within %v", conn.ErrSubscriptionLost, pingWait)
+
+// receive handles messages until the subscription fails, its health
+// check goes unanswered, or a new prefix needs a new subscription (nil).
+func (m *Manager) receive(ctx context.Context, d conn.Driver, sub conn.Subscription, pingChannel string) error {
+	var nonce uint64
+	var sent time.Time // of the ping not yet answered; zero: none
+	lastPing := time.Now()
 	for {
-		msg, err := sub.Receive(ctx)
+		select {
+		case <-m.near.renew:
+			return nil
+		default:
+		}
+		now := time.Now()
+		if !sent.IsZero() && now.Sub(sent) > pingWait {
+			return errPingLost
+		}
+		if sent.IsZero() && now.Sub(lastPing) >= pingEvery {
+			nonce++
+			sent, lastPing = now, now
+			pctx, cancel := context.WithTimeout(ctx, pingWait)
+			_, err := d.Do(pctx, "PUBLISH", pingChannel, "p "+m.near.id+" "+strconv.FormatUint(nonce, 10))
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("%w: health check: %w", conn.ErrSubscriptionLost, err)
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, pingEvery/4)
+		msg, err := sub.Receive(rctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				continue
+			}
 			return err
 		}
 		kind, rest, _ := strings.Cut(string(msg.Payload), " ")
 		sender, target, ok := strings.Cut(rest, " ")
-		if !ok || sender == m.near.id {
+		if !ok {
+			continue
+		}
+		if sender == m.near.id {
+			if kind == "p" && target == strconv.FormatUint(nonce, 10) {
+				sent = time.Time{}
+			}
 			continue
 		}
 		switch kind {
@@ -261,12 +397,13 @@ func (m *Manager) receive(ctx context.Context, sub conn.Subscription) error {
 	}
 }
 
-// publish tells the other processes' near caches about a change. It is
-// best effort: a lost message costs at most the near ttl of staleness.
+// publish tells the other processes about an explicit write. It is best
+// effort: a lost message costs at most the near ttl of staleness.
 func (m *Manager) publish(ctx context.Context, cfg *config, d conn.Driver, msg string) {
 	bctx, cancel := m.deadlines.bound(ctx, time.Now().UnixNano())
 	defer cancel()
-	if _, err := d.Do(bctx, "PUBLISH", InvalidationChannel, msg); err != nil {
-		m.report(ctx, cfg, OpPublish, "", InvalidationChannel, err)
+	ch := channelFor(cfg.prefix)
+	if _, err := d.Do(bctx, "PUBLISH", ch, msg); err != nil {
+		m.report(ctx, cfg, OpPublish, "", ch, err)
 	}
 }

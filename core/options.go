@@ -35,6 +35,7 @@ type config struct {
 	nearTTL     time.Duration
 	breakerFail int
 	breakerWait time.Duration
+	fenceWindow time.Duration
 }
 
 func defaultConfig() config {
@@ -47,6 +48,7 @@ func defaultConfig() config {
 		maxKeyLen:   128,
 		breakerFail: 5,
 		breakerWait: time.Second,
+		fenceWindow: 30 * time.Second,
 	}
 }
 
@@ -186,6 +188,20 @@ func WithNearCache(size int, ttl time.Duration) Option {
 			return
 		}
 		c.nearSize, c.nearTTL = size, ttl
+	}
+}
+
+// WithFenceWindow sets how long the tombstone that Invalidate (and an
+// explicit Refresh) writes in place of a value lives, 30s by default. A
+// load that has run longer than the window, from its read of the cache,
+// returns its value to its callers but does not store it, so that no
+// load in flight can undo an invalidation, whatever its duration. Keep
+// it well above your loaders' duration; d <= 0 keeps the default.
+func WithFenceWindow(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.fenceWindow = d
+		}
 	}
 }
 

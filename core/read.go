@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redcache/redcache/conn"
 )
 
 // The read path: a call reads the cache (and the generation) before it
-// knows whether the loader must run.
+// knows whether the loader must run. The whole read phase, generation
+// included, shares one deadline: a miss with a slow Redis costs at most
+// one timeout before the loader runs.
 
 // status is what a lookup found.
 type status int
@@ -22,19 +23,26 @@ const (
 	statusStale                     // a stale value: serve it, refresh in the background
 	statusNegative                  // a cached error
 	statusUnavailable               // Redis failed or is skipped: load, do not store
+	statusNewer                     // an entry of a newer format: load, leave it in place
 )
 
 // pending is what a call has left to do once the cache was read: run
 // the loader (and store its result), or refresh a stale value in the
 // background.
 type pending struct {
-	cc    callConfig
-	d     conn.Driver
-	b     *breaker
-	gen   uint64
-	load  bool // the loader must run for the caller
-	store bool // write what the loader returns
-	stale bool // the value served is stale: reload it in the background
+	cc  callConfig
+	d   conn.Driver
+	b   *breaker
+	st  *genState // the function's state on d: generation and flights
+	gen uint64
+	// seen is what the lookup found under the key (nil: nothing), and
+	// obs when it looked: the store is fenced by them (see store).
+	seen       []byte
+	obs        time.Time
+	load       bool // the loader must run for the caller
+	store      bool // write what the loader returns
+	stale      bool // the value served is stale: reload it in the background
+	background bool // a stale-while-revalidate reload, with no caller
 }
 
 // read is the first half of a memoized call: the cache. The loader is
@@ -50,7 +58,8 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		p.load = true
 		return v, p, nil
 	}
-	now := time.Now().UnixNano()
+	p.obs = time.Now()
+	now := p.obs.UnixNano()
 	p.cc.since = now
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
@@ -59,28 +68,31 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		p.load = true
 		return v, p, nil
 	}
+	p.d, p.st = d, e.gens.of(d)
 	if e.near != nil {
 		if !p.cc.refresh && e.m.near.serves(d) {
-			if v, ok := e.near.get(key, e.gens.of(d).gen.Load(), now); ok {
+			if v, ok := e.near.get(key, p.st.gen.Load(), now); ok {
 				e.m.stats.hits.Add(1)
 				e.m.stats.near.Add(1)
 				return v, p, nil
 			}
 		}
-		e.m.startNear(d)
+		e.m.startNear(d, e.cfg.prefix)
 	}
-	b := e.m.breakerFor(&e.cfg, d)
-	if !b.allow(now) {
+	p.b = e.m.breakerFor(&e.cfg, d)
+	if !p.b.allow(now) {
 		e.m.stats.bypassed.Add(1)
 		p.load = true
 		return v, p, nil
 	}
+	rctx, cancel := e.deadlines.bound(ctx, now)
+	defer cancel()
 	if p.cc.refresh {
-		gen, err := e.generation(ctx, d, b, now, false)
-		p.d, p.b, p.gen, p.load, p.store = d, b, gen, true, err == nil
+		gen, err := e.generation(ctx, rctx, d, p.b, p.st, now, false)
+		p.gen, p.load, p.store = gen, true, err == nil
 		return v, p, nil
 	}
-	v, gen, st, err := e.lookup(ctx, d, b, key, now, false)
+	v, st, err := e.lookup(ctx, rctx, &p, key, now, false)
 	switch st {
 	case statusHit:
 		e.m.stats.hits.Add(1)
@@ -88,7 +100,7 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 	case statusStale:
 		e.m.stats.hits.Add(1)
 		e.m.stats.stale.Add(1)
-		p.d, p.b, p.gen, p.stale = d, b, gen, true
+		p.stale = true
 		return v, p, nil
 	case statusNegative:
 		e.m.stats.negative.Add(1)
@@ -96,9 +108,13 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 	case statusUnavailable:
 		p.load = true
 		return v, p, nil
+	case statusNewer:
+		e.m.stats.misses.Add(1)
+		p.load = true
+		return v, p, nil
 	}
 	e.m.stats.misses.Add(1)
-	p.d, p.b, p.gen, p.load, p.store = d, b, gen, true, true
+	p.load, p.store = true, true
 	return v, p, nil
 }
 
@@ -106,17 +122,21 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 func (e *engine[V]) finish(ctx context.Context, key string, v V, p pending, load func(context.Context) (V, error)) (V, error) {
 	switch {
 	case p.stale:
-		e.refreshInBackground(ctx, p.d, p.b, key, p.gen, load, p.cc)
+		e.refreshInBackground(ctx, key, p, load)
 		return v, nil
-	case p.cc.skip || e.cfg.skipCache || e.m.isClosed():
-		v, err := load(ctx)
+	case p.st == nil:
+		// No Redis: skipped, closed, or no driver.
+		v, err := callLoader(ctx, load)
 		e.m.stats.loads.Add(1)
 		if err != nil {
 			e.m.stats.loadErrors.Add(1)
+			if errors.Is(err, ErrPanic) {
+				e.m.stats.loadPanics.Add(1)
+			}
 		}
 		return v, err
 	}
-	return e.fill(ctx, p.d, p.b, key, p.gen, p.store, load, p.cc)
+	return e.fill(ctx, key, p, load)
 }
 
 // callOptions applies opts; its own frame keeps the config off the heap
@@ -131,10 +151,11 @@ func callOptions(opts []CallOption) callConfig {
 	return cc
 }
 
-// lookup reads and decodes the entry under key. quiet is for a second
-// look at an entry (see loadAndStore): its trouble was reported, counted
-// and fed to the breaker by the first.
-func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key string, now int64, quiet bool) (v V, gen uint64, st status, err error) {
+// lookup reads and decodes the entry under key on p.d, and records in p
+// the generation and what it saw (for the fence). rctx bounds its Redis
+// calls. quiet is for a second look at an entry (see runFlight): its
+// trouble was reported, counted and fed to the breaker by the first.
+func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, now int64, quiet bool) (v V, st status, err error) {
 	report := func(op Op, key string, err error) {
 		if !quiet {
 			e.m.report(ctx, &e.cfg, op, e.name, key, err)
@@ -144,69 +165,93 @@ func (e *engine[V]) lookup(ctx context.Context, d conn.Driver, b *breaker, key s
 	if e.near != nil {
 		epoch = e.near.epoch(key) // before the read: see nearCache.put
 	}
-	gen, err = e.generation(ctx, d, b, now, false)
+	gen, err := e.generation(ctx, rctx, p.d, p.b, p.st, now, false)
 	if err != nil {
-		return v, 0, statusUnavailable, err
+		return v, statusUnavailable, err
 	}
-	bctx, cancel := e.deadlines.bound(ctx, now)
-	data, err := e.cfg.store.Load(bctx, d, key)
-	cancel()
+	p.gen = gen
+	data, err := e.cfg.store.Load(rctx, p.d, key)
 	if err != nil {
 		if errors.Is(err, conn.ErrMiss) {
-			b.success()
-			return v, gen, statusMiss, nil
+			p.b.success()
+			p.seen = nil
+			return v, statusMiss, nil
 		}
 		if !quiet {
-			e.m.redisResult(ctx, &e.cfg, b, OpLoad, e.name, key, err)
+			e.m.redisResult(ctx, &e.cfg, p.b, OpLoad, e.name, key, err)
 		}
-		return v, 0, statusUnavailable, &Error{Op: OpLoad, Name: e.name, Key: key, Err: err}
+		if !conn.IsReplyError(err, "") {
+			// The connection broke: Redis may have restarted and lost
+			// the generation key. Read it again before the next store.
+			p.st.stale()
+		}
+		return v, statusUnavailable, &Error{Op: OpLoad, Name: e.name, Key: key, Err: err}
 	}
-	b.success()
+	p.b.success()
+	p.seen = data
 	ent, err := ParseEntry(data)
-	if err == nil && ent.Codec != e.codecID {
+	if errors.Is(err, ErrNewerEntry) {
+		return v, statusNewer, nil // a newer release's: not ours to judge or replace
+	}
+	if err == nil && !ent.Tombstone && ent.Codec != e.codecID {
 		err = fmt.Errorf("%w: written with codec ID %#02x, read with %#02x", ErrCorruptEntry, ent.Codec, e.codecID)
 	}
 	if err != nil {
 		report(OpDecode, key, err)
-		return v, gen, statusMiss, nil
+		return v, statusMiss, nil
+	}
+	if ent.Tombstone {
+		return v, statusMiss, nil // invalidated
 	}
 	if ent.Generation != gen {
 		if ent.Generation < gen {
-			return v, gen, statusMiss, nil // invalidated
+			return v, statusMiss, nil // invalidated
 		}
 		// Written in a newer generation than this process knows: another
 		// process invalidated. Learn the generation now.
-		if gen, err = e.generation(ctx, d, b, now, true); err != nil {
-			return v, 0, statusUnavailable, err
+		if gen, err = e.generation(ctx, rctx, p.d, p.b, p.st, now, true); err != nil {
+			return v, statusUnavailable, err
 		}
+		p.gen = gen
 		if ent.Generation != gen {
-			return v, gen, statusMiss, nil
+			return v, statusMiss, nil
 		}
 	}
 	if ent.Negative {
-		ce, err := decodeNegative(ent.Payload, e.cfg.negErrs)
+		if e.cfg.negTTL <= 0 {
+			return v, statusMiss, nil // written by a function that caches errors; this one does not
+		}
+		ce, err := decodeNegative(ent.Version, ent.Payload, e.cfg.negErrs)
 		if err != nil {
 			report(OpDecode, key, err)
-			return v, gen, statusMiss, nil
+			return v, statusMiss, nil
 		}
-		return v, gen, statusNegative, ce
+		return v, statusNegative, ce
 	}
 	if err := e.decode(ctx, key, ent.Payload, &v); err != nil {
 		report(OpDecode, key, fmt.Errorf("%w: %w", ErrCorruptEntry, err))
 		var zero V
-		return zero, gen, statusMiss, nil
+		return zero, statusMiss, nil
 	}
 	if !ent.SoftExpiry.IsZero() && now >= ent.SoftExpiry.UnixNano() {
-		return v, gen, statusStale, nil
+		return v, statusStale, nil
 	}
-	if e.near != nil && e.m.near.serves(d) {
-		var soft int64
-		if !ent.SoftExpiry.IsZero() {
-			soft = ent.SoftExpiry.UnixNano()
+	if e.near != nil && e.m.near.serves(p.d) {
+		e.near.put(key, v, gen, epoch, now, nearUntil(ent))
+	}
+	return v, statusHit, nil
+}
+
+// nearUntil is when a near copy of ent must be gone: its soft expiry, or
+// else its expiry (0: neither).
+func nearUntil(ent Entry) int64 {
+	var until int64
+	for _, t := range []time.Time{ent.SoftExpiry, ent.Expiry} {
+		if !t.IsZero() && (until == 0 || t.UnixNano() < until) {
+			until = t.UnixNano()
 		}
-		e.near.put(key, v, gen, epoch, now, soft)
 	}
-	return v, gen, statusHit, nil
+	return until
 }
 
 func (e *engine[V]) decode(ctx context.Context, key string, payload []byte, v *V) error {
@@ -214,46 +259,6 @@ func (e *engine[V]) decode(ctx context.Context, key string, payload []byte, v *V
 		return e.cfg.afterLoad(ctx, key, payload, v)
 	}
 	return e.cfg.codec.Unmarshal(payload, v)
-}
-
-// generation returns the function's generation on d as this process
-// knows it, re-reading it from Redis when the last read is older than the
-// refresh interval (or force is set). Only one caller re-reads; the others
-// go on with the value they have.
-func (e *engine[V]) generation(ctx context.Context, d conn.Driver, b *breaker, now int64, force bool) (uint64, error) {
-	st := e.gens.of(d)
-	seen := st.seen.Load()
-	if !force && seen != 0 && now-seen < int64(e.cfg.genRefresh) {
-		return st.gen.Load(), nil
-	}
-	if !force && seen != 0 && !st.seen.CompareAndSwap(seen, now) {
-		return st.gen.Load(), nil // another caller is re-reading it
-	}
-	bctx, cancel := e.deadlines.bound(ctx, now)
-	data, err := d.Get(bctx, e.genKey)
-	cancel()
-	var gen uint64
-	switch {
-	case errors.Is(err, conn.ErrMiss):
-		b.success()
-	case err != nil:
-		e.m.redisResult(ctx, &e.cfg, b, OpGeneration, e.name, e.genKey, err)
-		if seen != 0 {
-			st.seen.CompareAndSwap(now, seen) // let the next caller retry
-		}
-		return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
-	default:
-		b.success()
-		if gen, err = strconv.ParseUint(string(data), 10, 64); err != nil {
-			// Not ours: go on in generation 0 and say so. The next
-			// InvalidateAll replaces the value (see bumpGeneration).
-			e.m.report(ctx, &e.cfg, OpGeneration, e.name, e.genKey,
-				fmt.Errorf("%w: generation %q is not a number", ErrCorruptEntry, data))
-			gen = 0
-		}
-	}
-	st.adopt(gen, now)
-	return gen, nil
 }
 
 // peek reads the entry under key without loading. A Redis failure is
@@ -265,17 +270,22 @@ func (e *engine[V]) peek(ctx context.Context, key string) (V, bool, error) {
 	if err != nil {
 		return zero, false, &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
 	}
-	b := e.m.breakerFor(&e.cfg, d)
-	if !b.allow(now) {
+	p := pending{d: d, st: e.gens.of(d), b: e.m.breakerFor(&e.cfg, d)}
+	if !p.b.allow(now) {
 		return zero, false, &Error{Op: OpLoad, Name: e.name, Key: key, Err: ErrCircuitOpen}
 	}
-	v, _, st, err := e.lookup(ctx, d, b, key, now, false)
+	rctx, cancel := e.deadlines.bound(ctx, now)
+	defer cancel()
+	v, st, err := e.lookup(ctx, rctx, &p, key, now, false)
 	switch st {
 	case statusHit, statusStale:
 		return v, true, nil
 	case statusNegative:
 		return zero, true, err
 	case statusUnavailable:
+		if errors.Is(err, errGenerationDown) {
+			err = &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
+		}
 		return zero, false, err
 	}
 	return zero, false, nil

@@ -24,9 +24,25 @@ type Store interface {
 	Delete(ctx context.Context, d conn.Driver, key string) error
 }
 
+// FencedStore is a [Store] that can write conditionally, which the fence
+// against in-flight loads needs (see docs/format.md). The default
+// [RedisStore] is fenced; a Store of your own that does not implement
+// FencedStore is written unconditionally, and Invalidate calls its
+// Delete: a load in flight can then undo an invalidation.
+type FencedStore interface {
+	Store
+	// SaveIf stores entry under key for ttl only while key holds prev
+	// (when prev is nil: while key holds nothing), atomically, and
+	// reports whether it did.
+	SaveIf(ctx context.Context, d conn.Driver, key string, entry []byte, ttl time.Duration, prev []byte) (bool, error)
+}
+
 // RedisStore is the default [Store]: one Redis string per entry, written
 // with SET key value PX ttl, so a value never exists without its expiry
-// (the original's SET-then-EXPIRE could leave one behind).
+// (the original's SET-then-EXPIRE could leave one behind). The engine
+// writes the loads' entries conditionally (SET NX, or a script comparing
+// what is there), and Invalidate writes a tombstone with Save: Delete is
+// not used.
 type RedisStore struct{}
 
 var _ Store = RedisStore{}

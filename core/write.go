@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"time"
@@ -9,8 +11,23 @@ import (
 	"github.com/redcache/redcache/conn"
 )
 
-// The write path: entries built from values and errors, and the
-// explicit writes (Set, Invalidate, InvalidateAll).
+// The write path: entries built from values and errors, the fenced store
+// of a load, and the explicit writes (Set, Invalidate, InvalidateAll).
+//
+// The fence. A load remembers what its lookup saw under the key: nothing,
+// or some bytes B (a stale entry, an entry of an older generation, a
+// tombstone, a corrupt value). It stores with SET NX when it saw nothing,
+// and otherwise with a script that writes only while the key still holds
+// B. Invalidate writes a tombstone (a short entry with a random nonce)
+// instead of deleting, Set writes its value, and an explicit Refresh
+// writes a tombstone before it loads: each changes the bytes under the
+// key, so a load in flight from before any of them cannot store, in any
+// process. A tombstone lives for the fence window; a load older than the
+// window (from its lookup, by the local clock) does not store at all, so
+// the tombstone's expiry cannot let it through. Before it stores, a load
+// reads the generation again and stores only if it did not move: a
+// Redis that restarted and lost the tombstone lost the generation key
+// too, which is then created anew from the clock.
 
 func (e *engine[V]) encode(ctx context.Context, key string, v V) ([]byte, error) {
 	if e.cfg.beforeSave != nil {
@@ -41,72 +58,180 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 		ent.SoftExpiry = now.Add(ttl)
 		until = ent.SoftExpiry.UnixNano()
 		ttl += e.cfg.stale
+		ent.Expiry = now.Add(ttl)
 	case ttl > 0:
-		until = now.Add(ttl).UnixNano()
+		ent.Expiry = now.Add(ttl)
+		until = ent.Expiry.UnixNano()
 	}
 	return ent, ttl, until, nil
 }
 
-// store writes v under key and returns the time a near copy must be gone
-// by (see entryFor). Trouble is reported, not returned.
-func (e *engine[V]) store(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, v V, cc callConfig) (until int64) {
+// store writes v under key, fenced (see above), and reports whether it
+// did and the time a near copy must be gone by (see entryFor). Trouble is
+// reported, not returned.
+func (e *engine[V]) store(ctx context.Context, p *pending, key string, v V) (stored bool, until int64) {
 	now := time.Now()
-	ent, ttl, until, err := e.entryFor(ctx, key, gen, v, cc, now)
+	if e.tooLate(p.obs, now) {
+		e.m.stats.fenced.Add(1)
+		return false, 0
+	}
+	ent, ttl, until, err := e.entryFor(ctx, key, p.gen, v, p.cc, now)
 	if err != nil {
 		e.m.report(ctx, &e.cfg, OpEncode, e.name, key, err)
-		return 0
+		return false, 0
 	}
-	e.save(ctx, d, b, key, ent, ttl, now.UnixNano())
-	return until
+	return e.save(ctx, p, key, ent, ttl), until
 }
 
-func (e *engine[V]) storeNegative(ctx context.Context, d conn.Driver, b *breaker, key string, gen uint64, err error) {
+// tooLate reports whether a load that looked at obs is past the fence
+// window, counting the write's own timeout: its write could land after
+// the tombstone that fences it expired.
+func (e *engine[V]) tooLate(obs, now time.Time) bool {
+	return e.fenced() && now.Sub(obs)+e.cfg.timeout >= e.cfg.fenceWindow
+}
+
+func (e *engine[V]) storeNegative(ctx context.Context, p *pending, key string, err error) {
 	// A context's end says nothing about the value: never cache it.
 	if e.cfg.negTTL <= 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
-	idx := 0
+	var sentinel error
 	if !e.cfg.negAll {
-		for i, target := range e.cfg.negErrs {
+		for _, target := range e.cfg.negErrs {
 			if errors.Is(err, target) {
-				idx = i + 1
+				sentinel = target
 				break
 			}
 		}
-		if idx == 0 {
+		if sentinel == nil {
 			return
 		}
 	}
-	ent := Entry{Negative: true, Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: encodeNegative(idx, err.Error())}
-	e.save(ctx, d, b, key, ent, e.cfg.negTTL, time.Now().UnixNano())
+	now := time.Now()
+	if e.tooLate(p.obs, now) {
+		e.m.stats.fenced.Add(1)
+		return
+	}
+	ent := Entry{Negative: true, Codec: e.codecID, Compressed: e.compress, Generation: p.gen,
+		Expiry: now.Add(e.cfg.negTTL), Payload: encodeNegative(sentinel, err.Error())}
+	e.save(ctx, p, key, ent, e.cfg.negTTL)
 }
 
-func (e *engine[V]) save(ctx context.Context, d conn.Driver, b *breaker, key string, ent Entry, ttl time.Duration, now int64) {
-	data := ent.Append(make([]byte, 0, headerSize+18+len(ent.Payload)))
-	bctx, cancel := e.deadlines.bound(ctx, now)
-	err := e.cfg.store.Save(bctx, d, key, data, ttl)
-	cancel()
-	e.m.redisResult(ctx, &e.cfg, b, OpSave, e.name, key, err)
+// save writes ent under key for a load: only if the generation did not
+// move since the lookup, and only over what the lookup saw.
+func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent Entry, ttl time.Duration) bool {
+	now := time.Now().UnixNano()
+	wctx, cancel := e.deadlines.bound(context.WithoutCancel(ctx), now)
+	defer cancel()
+	if e.fenced() {
+		gen, err := e.readGeneration(ctx, wctx, p.d, p.b, p.st)
+		if err != nil {
+			p.st.stale()
+			return false
+		}
+		p.st.adopt(gen, now)
+		if gen != ent.Generation {
+			e.m.stats.fenced.Add(1) // invalidated (or Redis restarted) during the load
+			return false
+		}
+	}
+	data := ent.Append(make([]byte, 0, headerSize+26+len(ent.Payload)))
+	ok, err := e.saveIf(wctx, p.d, key, data, ttl, p.seen)
+	e.m.redisResult(ctx, &e.cfg, p.b, OpSave, e.name, key, err)
+	if err == nil && !ok {
+		e.m.stats.fenced.Add(1)
+	}
+	return err == nil && ok
 }
 
-// invalidate deletes the entry under key.
+// fenced reports whether the Store can write conditionally: the default
+// RedisStore, or a Store that implements [FencedStore]. Other stores are
+// written unconditionally, as before fences existed.
+func (e *engine[V]) fenced() bool {
+	switch e.cfg.store.(type) {
+	case RedisStore, FencedStore:
+		return true
+	}
+	return false
+}
+
+// fenceScript stores ARGV[1] under KEYS[1] for ARGV[2] milliseconds (0:
+// no expiry) only while the key holds the bytes whose SHA-1 is ARGV[3].
+var fenceScript = conn.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur or redis.sha1hex(cur) ~= ARGV[3] then return 0 end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+`)
+
+// saveIf writes data under key only while the key holds prev (nil: while
+// it holds nothing).
+func (e *engine[V]) saveIf(ctx context.Context, d conn.Driver, key string, data []byte, ttl time.Duration, prev []byte) (bool, error) {
+	switch s := e.cfg.store.(type) {
+	case RedisStore:
+		if prev == nil {
+			return d.SetNX(ctx, key, data, ttl)
+		}
+		ms := ttl.Milliseconds()
+		if ttl > 0 && ms == 0 {
+			ms = 1
+		}
+		sum := sha1.Sum(prev)
+		r, err := d.Eval(ctx, fenceScript, []string{key}, data, ms, hex.EncodeToString(sum[:]))
+		return r == int64(1), err
+	case FencedStore:
+		return s.SaveIf(ctx, d, key, data, ttl, prev)
+	}
+	return true, e.cfg.store.Save(ctx, d, key, data, ttl)
+}
+
+// writeTombstone replaces whatever is under key by a new tombstone that
+// lives for the fence window, and returns its bytes.
+func (e *engine[V]) writeTombstone(ctx context.Context, d conn.Driver, st *genState, key string) ([]byte, error) {
+	data := tombstone(st.gen.Load())
+	bctx, cancel := e.deadlines.bound(ctx, time.Now().UnixNano())
+	defer cancel()
+	return data, e.cfg.store.Save(bctx, d, key, data, e.cfg.fenceWindow)
+}
+
+// invalidate replaces the entry under key by a tombstone (or deletes it,
+// with a Store that cannot fence), and announces it to every process.
 func (e *engine[V]) invalidate(ctx context.Context, key string) error {
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
 		return &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
 	}
-	if e.near != nil {
-		e.near.drop(key)
+	st := e.gens.of(d)
+	st.flights.forget(key)
+	e.dropKey(key)
+	if e.fenced() {
+		if _, err := e.writeTombstone(ctx, d, st, key); err != nil {
+			return &Error{Op: OpSave, Name: e.name, Key: key, Err: err}
+		}
+	} else {
+		bctx, cancel := e.deadlines.bound(ctx, time.Now().UnixNano())
+		err := e.cfg.store.Delete(bctx, d, key)
+		cancel()
+		if err != nil {
+			return &Error{Op: OpDelete, Name: e.name, Key: key, Err: err}
+		}
 	}
-	bctx, cancel := e.deadlines.bound(ctx, time.Now().UnixNano())
-	defer cancel()
-	if err := e.cfg.store.Delete(bctx, d, key); err != nil {
-		return &Error{Op: OpDelete, Name: e.name, Key: key, Err: err}
-	}
-	if e.near != nil {
-		e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
-	}
+	e.written(ctx, d, st, key)
 	return nil
+}
+
+// written ends an explicit write of key: a read of this process that
+// raced with it cannot put back what it read before, no later caller
+// joins a load from before it, and the other processes hear of it.
+func (e *engine[V]) written(ctx context.Context, d conn.Driver, st *genState, key string) {
+	st.flights.forget(key)
+	e.dropKey(key)
+	e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
 }
 
 // set stores v under key as if the loader had returned it: a write
@@ -118,25 +243,26 @@ func (e *engine[V]) set(ctx context.Context, key string, v V, opts []CallOption)
 	if err != nil {
 		return &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
 	}
-	gen, err := e.generation(ctx, d, nil, now, false)
+	st := e.gens.of(d)
+	bctx, cancel := e.deadlines.bound(ctx, now)
+	defer cancel()
+	gen, err := e.generation(ctx, bctx, d, nil, st, now, false)
 	if err != nil {
+		if errors.Is(err, errGenerationDown) {
+			err = &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
+		}
 		return err
 	}
 	ent, ttl, _, err := e.entryFor(ctx, key, gen, v, cc, time.Unix(0, now))
 	if err != nil {
 		return &Error{Op: OpEncode, Name: e.name, Key: key, Err: err}
 	}
-	if e.near != nil {
-		e.near.drop(key)
-	}
-	bctx, cancel := e.deadlines.bound(ctx, now)
-	defer cancel()
+	st.flights.forget(key)
+	e.dropKey(key)
 	if err := e.cfg.store.Save(bctx, d, key, ent.Append(nil), ttl); err != nil {
 		return &Error{Op: OpSave, Name: e.name, Key: key, Err: err}
 	}
-	if e.near != nil {
-		e.m.publish(ctx, &e.cfg, d, keyMessage(e.m.near.id, key))
-	}
+	e.written(ctx, d, st, key)
 	return nil
 }
 
@@ -156,8 +282,8 @@ func (e *engine[V]) adoptGeneration(d conn.Driver, gen uint64) {
 }
 
 // generationChanged is told by the near cache subscription that another
-// process bumped the generation: re-read it on the next call, and drop
-// the near values at once.
+// process bumped the generation (or that messages may have been lost):
+// re-read it on the next call, and drop the near values at once.
 func (e *engine[V]) generationChanged() {
 	e.gens.each((*genState).stale)
 	if e.near != nil {
