@@ -84,6 +84,9 @@
 //   - A time.Duration argument is sent in milliseconds and a bool as 1 or
 //     0; an argument of another type than the contract lists is refused
 //     with [ErrBadArgs] before anything is sent.
+//   - A subscription checks its connection with a PING every 3 s and
+//     reports a half-open one (no answer within 1 s) as
+//     [conn.ErrSubscriptionLost]; see [WithSubscriptionCheck].
 //   - [Driver.ForEachNode] visits the primaries of a cluster (or the
 //     shards of a ring) one at a time.
 //

@@ -33,6 +33,8 @@ type Driver struct {
 	// before they are returned as mutable slices.
 	copyValues bool
 
+	cfg config // options given to New or Open
+
 	closed atomic.Bool
 	mu     sync.Mutex
 	subs   map[*subscription]struct{} // open subscriptions, closed with the driver
@@ -66,7 +68,7 @@ type Driver struct {
 // order, and [Open] uses RESP2 for that reason.
 func New(client redis.UniversalClient, opts ...Option) *Driver {
 	cfg := newConfig(opts)
-	d := &Driver{c: client, owns: cfg.closeClient}
+	d := &Driver{c: client, owns: cfg.closeClient, cfg: cfg}
 	switch c := client.(type) {
 	case *redis.ClusterClient:
 		d.cluster = c

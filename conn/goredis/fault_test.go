@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/conn/goredis"
 	"github.com/redis/go-redis/v9"
 )
@@ -173,6 +174,67 @@ func TestRefusalFailsFast(t *testing.T) {
 			if l := logs.about(""); len(l) > 0 {
 				t.Errorf("go-redis logged about the refusal: %q", l)
 			}
+		})
+	}
+}
+
+func TestSubscriptionHalfOpen(t *testing.T) {
+	const interval, timeout = 200 * time.Millisecond, 300 * time.Millisecond
+	opens := []struct {
+		name string
+		open func(t *testing.T, addr string) conn.Driver
+	}{
+		{"Open", func(t *testing.T, addr string) conn.Driver {
+			d, err := goredis.Open("redis://"+addr, goredis.WithSubscriptionCheck(interval, timeout))
+			must(t, err)
+			return d
+		}},
+		{"NewRESP3", func(t *testing.T, addr string) conn.Driver {
+			c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 3, ContextTimeoutEnabled: true})
+			return goredis.New(c, goredis.WithOwnedClient(), goredis.WithSubscriptionCheck(interval, timeout))
+		}},
+	}
+	for _, ot := range opens {
+		t.Run(ot.name, func(t *testing.T) {
+			p := conntest.NewProxy(t, conntest.RedisAddr(t))
+			d := ot.open(t, p.Addr())
+			t.Cleanup(func() { _ = d.Close() })
+			ch := "goredis-test:halfopen:" + t.Name()
+			sub, err := d.Subscribe(ctxT(t), ch)
+			must(t, err)
+			t.Cleanup(func() { _ = sub.Close() })
+
+			// Healthy and idle for several intervals: no false alarm.
+			ctx, cancel := context.WithTimeout(context.Background(), 6*interval)
+			_, err = sub.Receive(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Receive on an idle, healthy subscription: %v, want the context's deadline", err)
+			}
+			_, err = d.Do(ctxT(t), "PUBLISH", ch, "hello")
+			must(t, err)
+			m, err := sub.Receive(ctxT(t))
+			if err != nil || string(m.Payload) != "hello" {
+				t.Fatalf("Receive = %q, %v", m.Payload, err)
+			}
+
+			p.Stall()
+			start := time.Now()
+			_, err = sub.Receive(ctxT(t))
+			el := time.Since(start)
+			t.Logf("fault %-28s half-open subscription reported after %v (%v)", "stalled subscription/"+ot.name, el.Round(time.Millisecond), err)
+			if !errors.Is(err, conn.ErrSubscriptionLost) {
+				t.Fatalf("Receive after the stall: %v, want ErrSubscriptionLost", err)
+			}
+			if bound := interval + timeout + 500*time.Millisecond; el > bound {
+				t.Fatalf("half-open subscription reported after %v, want within %v", el, bound)
+			}
+			// Lost stays lost; Close still works.
+			if _, err := sub.Receive(ctxT(t)); !errors.Is(err, conn.ErrSubscriptionLost) {
+				t.Fatalf("second Receive: %v", err)
+			}
+			p.Resume()
+			must(t, sub.Close())
 		})
 	}
 }

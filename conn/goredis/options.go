@@ -1,5 +1,7 @@
 package goredis
 
+import "time"
+
 // Option configures a [Driver] built by [New] or [Open]. Build options with
 // the With functions of this package; a nil Option is ignored.
 type Option func(*config)
@@ -7,10 +9,21 @@ type Option func(*config)
 // config is what the options set.
 type config struct {
 	closeClient bool
+	// subscription health: a PING every subInterval, answered within
+	// subTimeout; subInterval < 0 turns the check off.
+	subInterval time.Duration
+	subTimeout  time.Duration
 }
 
+// The default subscription health check: a half-open subscription is
+// reported lost within about 4 s, for one PING every 3 s per subscription.
+const (
+	DefaultSubscriptionInterval = 3 * time.Second
+	DefaultSubscriptionTimeout  = time.Second
+)
+
 func newConfig(opts []Option) config {
-	var c config
+	c := config{subInterval: DefaultSubscriptionInterval, subTimeout: DefaultSubscriptionTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
@@ -25,4 +38,27 @@ func newConfig(opts []Option) config {
 // code. A driver from [Open] always owns and closes its client.
 func WithOwnedClient() Option {
 	return func(c *config) { c.closeClient = true }
+}
+
+// WithSubscriptionCheck sets how a subscription checks its connection:
+// every interval it sends a PING through it, and when the answer has not
+// come within timeout, the connection is taken for half-open (a network
+// partition, a stopped server) and [conn.Subscription.Receive] returns an
+// error wrapping [conn.ErrSubscriptionLost]. A lost subscription is thus
+// reported within interval + timeout. The defaults are
+// [DefaultSubscriptionInterval] and [DefaultSubscriptionTimeout]; an
+// interval of 0 or less turns the check off, leaving only a connection
+// the operating system reports broken to end a subscription. A timeout of
+// 0 or less means the default.
+func WithSubscriptionCheck(interval, timeout time.Duration) Option {
+	return func(c *config) {
+		c.subInterval = interval
+		if interval <= 0 {
+			c.subInterval = -1
+		}
+		c.subTimeout = timeout
+		if timeout <= 0 {
+			c.subTimeout = DefaultSubscriptionTimeout
+		}
+	}
 }
