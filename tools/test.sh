@@ -11,7 +11,9 @@
 #   REDCACHE_TEST_CLUSTER_HA_NODES  a file naming each of its nodes, one a line:
 #                                "127.0.0.1:PORT PID redis-server CONFIG"; a test
 #                                that kills a node restarts it with that command
-#                                (same port, config and node id)
+#                                (same port, config and node id), and holds an
+#                                exclusive flock on this file's name + ".lock"
+#                                meanwhile (go test runs packages at once)
 #   REDCACHE_TEST_TLS            a TLS-only server (--port 0, --tls-port), host:port,
 #   REDCACHE_TEST_TLS_CA         with a certificate for 127.0.0.1/localhost signed
 #                                by this CA (PEM file, made with openssl),
@@ -566,7 +568,12 @@ if ((SERVE)); then
 	done
 	printf '\n== press Ctrl-C to stop them\n'
 	# Returns when a server dies, or at once on Ctrl-C (the trap then exits).
-	wait -n "${PIDS[@]}" || true
+	# The 3+3 cluster's nodes are not watched: tests kill and restart them.
+	watch=()
+	for ((i = 0; i < ${#R_PID[@]}; i++)); do
+		[[ ${R_KIND[i]} == ha ]] || watch+=("${R_PID[i]}")
+	done
+	wait -n "${watch[@]}" || true
 	die "a redis-server exited unexpectedly; logs were in $TMP"
 fi
 
