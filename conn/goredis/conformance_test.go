@@ -1,8 +1,10 @@
 package goredis_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/conntest"
@@ -60,5 +62,24 @@ func TestBadURLs(t *testing.T) {
 			return nil, err
 		}
 		return d, nil
+	})
+}
+
+// faultPoolSize is the pool size of the drivers the fault suite opens.
+const faultPoolSize = 8
+
+func TestFaults(t *testing.T) {
+	const interval, timeout = 200 * time.Millisecond, 300 * time.Millisecond
+	conntest.RunFaults(t, conntest.FaultConfig{
+		Open: func(t *testing.T, addr string) conn.Driver {
+			d, err := goredis.Open(fmt.Sprintf("redis://%s/?pool_size=%d", addr, faultPoolSize),
+				goredis.WithSubscriptionCheck(interval, timeout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		},
+		PoolSize:          faultPoolSize,
+		SubscriptionCheck: interval + timeout,
 	})
 }
