@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	rdx "github.com/mediocregopher/radix/v4"
@@ -64,7 +65,34 @@ type pool struct {
 // pooled is a shared connection in a slot.
 type pooled struct {
 	c    rdx.Conn
-	dead atomic.Bool // closed because a call on it outlived its context
+	nc   *countingConn // c's network connection; nil with a CustomConn dialer
+	dead atomic.Bool   // closed because a call on it outlived its context
+}
+
+// alive reports whether the server may still be talking on pc: bytes
+// wait in the socket (which a reader starved of CPU has not read yet), or
+// came in within the last stallGrace after a request went out. When
+// nothing went out since the last bytes came in, the server owes nothing
+// new as far as can be seen (a writer starved of CPU has not sent the
+// request of the stuck call yet, or the server stopped halfway through
+// the replies of a batch): it is given [idleStall] of silence instead. A
+// call stuck past its deadline on a connection that is alive is late
+// because this process is slow (-race, an overloaded machine), not
+// because the server stalls, and closing the connection would fail the
+// other calls on it for nothing.
+func (pc *pooled) alive() bool {
+	if pc.nc == nil {
+		return false // cannot tell: a stuck call means a stall
+	}
+	if pc.nc.pending() > 0 {
+		return true
+	}
+	lastRead, lastWrite := pc.nc.lastRead.Load(), pc.nc.lastWrite.Load()
+	silence := time.Duration(time.Now().UnixNano() - lastRead)
+	if lastWrite > lastRead {
+		return silence < stallGrace
+	}
+	return silence < idleStall
 }
 
 const (
@@ -75,11 +103,16 @@ const (
 	maxRedial       = 4 * time.Second
 
 	// stallGrace is how long a call may go on after its context ended
-	// before its connection is taken to be stalled and closed. A server
-	// that answers sends the late reply well within it, and radix then
-	// drops the reply and keeps the connection; one that stalls holds
+	// before its connection is taken to be stalled and closed, if the
+	// server has been silent on it for as long (see pooled.alive). A
+	// server that answers sends the late reply well within it, and radix
+	// then drops the reply and keeps the connection; one that stalls holds
 	// every call queued on the connection, which the close releases.
 	stallGrace = 10 * time.Millisecond
+
+	// idleStall is the silence after which a connection with a stuck call
+	// is closed when no request went out since the last bytes came in.
+	idleStall = 100 * time.Millisecond
 )
 
 // errPoolClosed is returned by calls on a closed pool.
@@ -91,7 +124,7 @@ func newPool(ctx context.Context, network, addr string, d rdx.Dialer, size int) 
 	if size <= 0 {
 		size = defaultPoolSize
 	}
-	c, err := d.Dial(ctx, network, addr)
+	first, err := dialCounting(ctx, d, network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +138,7 @@ func newPool(ctx context.Context, network, addr string, d rdx.Dialer, size int) 
 		excl:    make(chan struct{}, size),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.slots[0].Store(&pooled{c: c})
+	p.slots[0].Store(first)
 	for i := 1; i < size; i++ {
 		p.background(func() { p.redial(i) })
 	}
@@ -147,7 +180,7 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 			return err
 		}
 		if pc != nil {
-			done := watchStall(ctx, func() { p.abandon(i, pc) })
+			done := watchStall(ctx, pc.alive, func() { p.abandon(i, pc) })
 			err := a.Perform(ctx, pc.c)
 			done()
 			if err == nil || connUsable(err) {
@@ -157,6 +190,14 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 			if pc.dead.Load() {
 				if ctxErr != nil {
 					return fmt.Errorf("%w (%s stalled: connection closed)", ctxErr, p.addr)
+				}
+				// Another call's deadline closed the connection under
+				// this one. A command that may safely run twice goes
+				// again on another connection, until its own context
+				// ends: the server may only have been slow, or this
+				// process starved of CPU.
+				if idempotent(a) {
+					continue
 				}
 				return fmt.Errorf("%w: %s: a call outlived its deadline on this connection (%w)", ErrStalled, p.addr, err)
 			}
@@ -171,6 +212,24 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 			return errPoolClosed
 		}
 	}
+}
+
+// idempotent reports whether a is a command of the driver that may run
+// twice with the same outcome: GET, MGET, SET without NX, PEXPIRE.
+func idempotent(a rdx.Action) bool {
+	ra, ok := a.(*action)
+	if !ok {
+		return false
+	}
+	switch ra.op {
+	case opGet, opPExpire:
+		return true
+	case opSet:
+		return !ra.nx
+	case opKeys:
+		return ra.name == "MGET"
+	}
+	return false
 }
 
 // connUsable reports an error after which the connection is known to be
@@ -207,17 +266,24 @@ func (p *pool) pick() (int, *pooled, <-chan struct{}, error) {
 }
 
 // watchStall arranges for onStall to run when ctx ends and the call has
-// not returned [stallGrace] later; the call runs done when it returns. A
-// deadline arms a timer for deadline + grace at once, which spares the
-// hop through a goroutine when the deadline passes; a cancellation goes
-// through context.AfterFunc.
-func watchStall(ctx context.Context, onStall func()) (done func()) {
+// not returned [stallGrace] later, unless alive (optional) says that the
+// server is still talking on the connection, in which case it looks again
+// a grace later. The call runs done when it returns. A deadline arms a
+// timer for deadline + grace at once, which spares a hop through a
+// goroutine when the deadline passes; a cancellation goes through
+// context.AfterFunc.
+func watchStall(ctx context.Context, alive func() bool, onStall func()) (done func()) {
 	if ctx.Done() == nil {
 		return func() {}
 	}
 	var finished atomic.Bool
-	fire := func() {
-		if !finished.Load() {
+	var fire func()
+	fire = func() {
+		switch {
+		case finished.Load():
+		case alive != nil && alive():
+			time.AfterFunc(stallGrace, fire)
+		default:
 			onStall()
 		}
 	}
@@ -278,7 +344,7 @@ func (p *pool) setAside(i int, pc *pooled, check bool) {
 func (p *pool) check(c rdx.Conn) bool {
 	ctx, cancel := context.WithTimeout(p.ctx, checkTimeout)
 	defer cancel()
-	done := watchStall(ctx, func() { _ = c.Close() })
+	done := watchStall(ctx, nil, func() { _ = c.Close() })
 	defer done()
 	return c.Do(ctx, rdx.Cmd(nil, "PING")) == nil
 }
@@ -308,10 +374,10 @@ func (p *pool) redial(i int) {
 	wait := minRedial
 	for {
 		ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
-		c, err := p.dialer.Dial(ctx, p.network, p.addr)
+		pc, err := dialCounting(ctx, p.dialer, p.network, p.addr)
 		cancel()
 		if err == nil {
-			p.put(i, &pooled{c: c})
+			p.put(i, pc)
 			return
 		}
 		p.mu.Lock()
@@ -374,7 +440,7 @@ func (p *pool) doExclusive(ctx context.Context, a rdx.Action) error {
 	p.busy[c] = struct{}{}
 	p.mu.Unlock()
 
-	done := watchStall(ctx, func() { _ = c.Close() })
+	done := watchStall(ctx, nil, func() { _ = c.Close() })
 	err := a.Perform(ctx, c)
 	done()
 	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && !errors.Is(err, ctxErr) {
@@ -421,5 +487,103 @@ func (p *pool) Close() error {
 		_ = c.Close()
 	}
 	p.wg.Wait()
+	return nil
+}
+
+// dialCounting dials a shared connection with d, watching its network
+// connection for signs of life (see [pooled.alive]).
+func dialCounting(ctx context.Context, d rdx.Dialer, network, addr string) (*pooled, error) {
+	if d.CustomConn != nil {
+		c, err := d.Dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &pooled{c: c}, nil
+	}
+	cd := &countingDialer{inner: d.NetDialer}
+	if cd.inner == nil {
+		cd.inner = &net.Dialer{}
+	}
+	if td, ok := cd.inner.(tlsDialer); ok {
+		// Under TLS, watch the TCP connection: its pending bytes can be
+		// asked for, and a TLS record is a sign of life too.
+		cd.inner = td.inner
+		td.inner = cd
+		d.NetDialer = td
+	} else {
+		d.NetDialer = cd
+	}
+	c, err := d.Dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &pooled{c: c, nc: cd.conn}, nil
+}
+
+// countingDialer dials with inner and keeps the connection it made.
+type countingDialer struct {
+	inner netDialer
+	conn  *countingConn
+}
+
+func (d *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := d.inner.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.conn = &countingConn{Conn: c}
+	d.conn.lastRead.Store(time.Now().UnixNano())
+	return d.conn, nil
+}
+
+// countingConn notes when bytes last came in and went out.
+type countingConn struct {
+	net.Conn
+	lastRead, lastWrite atomic.Int64 // UnixNano
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.lastWrite.Store(time.Now().UnixNano())
+	return c.Conn.Write(b)
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// pending returns how many received bytes wait in the socket, unread, or
+// 0 when that cannot be told.
+func (c *countingConn) pending() int {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n = socketPending(fd) })
+	return n
+}
+
+// SetKeepAlive passes radix's keep-alive setting on to a TCP connection.
+func (c *countingConn) SetKeepAlive(on bool) error {
+	if k, ok := c.Conn.(interface{ SetKeepAlive(bool) error }); ok {
+		return k.SetKeepAlive(on)
+	}
+	return nil
+}
+
+// SetKeepAlivePeriod passes radix's keep-alive period on to a TCP
+// connection.
+func (c *countingConn) SetKeepAlivePeriod(d time.Duration) error {
+	if k, ok := c.Conn.(interface{ SetKeepAlivePeriod(time.Duration) error }); ok {
+		return k.SetKeepAlivePeriod(d)
+	}
 	return nil
 }
