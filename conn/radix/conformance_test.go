@@ -87,3 +87,26 @@ func TestConformanceCluster(t *testing.T) {
 		})
 	})
 }
+
+// subscriptionPing is the subscription health interval of the fault
+// suite's drivers: a half-open subscription is reported within two of it.
+const subscriptionPing = 200 * time.Millisecond
+
+// TestFaults runs the shared fault suite against drivers from Open, on
+// their default pool.
+func TestFaults(t *testing.T) {
+	conntest.RunFaults(t, conntest.FaultConfig{
+		Open: func(t *testing.T, addr string) conn.Driver {
+			return openT(t, "redis://"+addr, radix.WithSubscriptionPing(subscriptionPing))
+		},
+		PoolSize:          4, // the default of WithPoolSize
+		SubscriptionCheck: 2 * subscriptionPing,
+	})
+}
+
+// TestBadURLs runs the shared table of URLs every driver must refuse.
+func TestBadURLs(t *testing.T) {
+	conntest.RunBadURLs(t, func(rawURL string) (conn.Driver, error) {
+		return radix.Open(context.Background(), rawURL)
+	})
+}
