@@ -52,10 +52,18 @@
 //     later calls on the shared connection read their own replies;
 //   - with [Open], a stalled server (CLIENT PAUSE, DEBUG SLEEP, a stopped
 //     process, a partition) holds no call past its deadline: a call still
-//     running a few milliseconds after its context ended has its
-//     connection closed, which releases every call queued on it (those
-//     whose context is still live fail with [ErrStalled]), and the pool
-//     dials a fresh one; [Driver.Close] returns at once all the same;
+//     running 10 ms after its context ended, on a connection where the
+//     server has been silent as long, has its connection closed, which
+//     releases every call queued on it, and the pool dials a fresh one.
+//     Of the calls caught by the close whose context is still live, GET,
+//     MGET, SET without NX and PEXPIRE run again on another connection;
+//     the others fail with [ErrStalled]. [Driver.Close] returns at once
+//     all the same;
+//   - with [Open], a server that restarts is found again by the first
+//     call made once it is back (the call that finds the pool down fails
+//     at once with the dial error, and makes the pool dial again at
+//     once), or within half a second without calls: the pool's backoff
+//     between failed dials stays under 500 ms;
 //   - on a cluster, [Driver.MGet], [Driver.Del] and [Driver.Pipeline] split
 //     their keys per hash slot and node, run one pipeline per node
 //     concurrently and put the replies back in order, and

@@ -357,3 +357,77 @@ func TestCloseDuringStall(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryAfterRestart kills the server (SIGKILL) under a steady load
+// of calls, keeps it down for a few seconds (long enough for any redial
+// backoff to grow), restarts it on the same port, and measures how soon
+// after it answers again a call succeeds: within 1 s.
+func TestRecoveryAfterRestart(t *testing.T) {
+	const down = 3500 * time.Millisecond
+	r := startRedis(t)
+	d := openT(t, "redis://"+r.addr)
+	k := key(t, d, "restart")
+	must(t, d.Set(ctxT(t), k, []byte("v"), time.Minute))
+
+	var mu sync.Mutex
+	st := &faultStats{}
+	var okAt []time.Time
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				start := time.Now()
+				_, err := d.Get(ctx, k)
+				took := time.Since(start)
+				cancel()
+				if errors.Is(err, conn.ErrMiss) {
+					err = nil // the restarted server is empty
+				}
+				mu.Lock()
+				st.add(took, err)
+				if err == nil {
+					okAt = append(okAt, time.Now())
+				}
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	r.kill()
+	killed := time.Now()
+	time.Sleep(down)
+	r.start() // returns once the server answers a PING
+	back := time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	var first time.Time
+	for _, at := range okAt {
+		if at.After(back) {
+			first = at
+			break
+		}
+	}
+	if first.IsZero() {
+		t.Fatalf("no call succeeded within 1.5 s of the server being back; %v", st)
+	}
+	rec := first.Sub(back)
+	t.Logf("radix SIGKILL + restart after %v down: %v; first success %v after the server answered again (killed at +0, back at +%v)",
+		down, st, rec.Round(time.Millisecond), back.Sub(killed).Round(time.Millisecond))
+	if rec > time.Second {
+		t.Errorf("the first successful call came %v after the server was back, want within 1 s", rec)
+	}
+}

@@ -54,6 +54,8 @@ type pool struct {
 	mu      sync.Mutex
 	ready   chan struct{} // closed, and replaced, whenever a slot comes up or a dial fails
 	dialErr error         // the last dial's error; nil once a dial succeeds
+	kick    chan struct{} // closed, and replaced, to cut the redials' backoff short
+	kicked  time.Time     // when kick was last closed
 	idle    []rdx.Conn    // connections for blocking commands, not in use
 	busy    map[rdx.Conn]struct{}
 	closed  bool
@@ -100,7 +102,11 @@ const (
 	dialTimeout     = 5 * time.Second
 	checkTimeout    = time.Second
 	minRedial       = 50 * time.Millisecond
-	maxRedial       = 4 * time.Second
+	// maxRedial bounds the backoff between failed dials. A refused dial
+	// costs microseconds, so a short bound is cheap, and it bounds how long
+	// the pool stays away from a server that came back with no call
+	// asking for it (calls kick the redial at once, see kickRedial).
+	maxRedial = 500 * time.Millisecond
 
 	// stallGrace is how long a call may go on after its context ended
 	// before its connection is taken to be stalled and closed, if the
@@ -134,6 +140,7 @@ func newPool(ctx context.Context, network, addr string, d rdx.Dialer, size int) 
 		dialer:  d,
 		slots:   make([]atomic.Pointer[pooled], size),
 		ready:   make(chan struct{}),
+		kick:    make(chan struct{}),
 		busy:    make(map[rdx.Conn]struct{}),
 		excl:    make(chan struct{}, size),
 	}
@@ -255,6 +262,7 @@ func (p *pool) pick() (int, *pooled, <-chan struct{}, error) {
 	case p.closed:
 		return 0, nil, nil, errPoolClosed
 	case p.dialErr != nil:
+		p.kickRedial()
 		return 0, nil, nil, fmt.Errorf("no connection to %s: %w", p.addr, p.dialErr)
 	}
 	for i := range p.slots { // one may have come up meanwhile
@@ -362,6 +370,19 @@ func (p *pool) put(i int, pc *pooled) {
 	p.wake()
 }
 
+// kickRedial makes the redials waiting out a backoff dial again at once,
+// at most once per minRedial, so that a call made once the server is back
+// finds it within a dial or so, however long the server was away; the
+// call itself fails at once with the last dial error, as before. p.mu
+// must be held.
+func (p *pool) kickRedial() {
+	if now := time.Now(); now.Sub(p.kicked) >= minRedial {
+		p.kicked = now
+		close(p.kick)
+		p.kick = make(chan struct{})
+	}
+}
+
 // wake wakes every waiting call; p.mu must be held.
 func (p *pool) wake() {
 	close(p.ready)
@@ -385,11 +406,14 @@ func (p *pool) redial(i int) {
 			p.dialErr = err
 		}
 		p.wake() // the waiting calls fail now rather than at their deadline
+		kick := p.kick
 		p.mu.Unlock()
 
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case <-kick:
+			t.Stop()
 		case <-p.ctx.Done():
 			t.Stop()
 			return
