@@ -144,7 +144,7 @@ func appendArg[A any](dst []byte, enc *argEncoder, a *A) ([]byte, error) {
 	// and to call AppendKey methods with a pointer receiver.
 	cp := new(A)
 	*cp = *a
-	b, err := appendValue(nil, reflect.ValueOf(cp).Elem(), 0)
+	b, err := appendValue(make([]byte, 0, 64), reflect.ValueOf(cp).Elem(), 0)
 	return append(dst, b...), err
 }
 
