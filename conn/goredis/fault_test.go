@@ -74,6 +74,7 @@ type faultStats struct {
 	calls      int
 	errs       map[string]int
 	maxLatency time.Duration
+	twinLate   time.Duration // how late goroutines that only waited for the same deadlines woke up
 }
 
 func (s *faultStats) add(d time.Duration, err error) {
@@ -93,7 +94,7 @@ func (s *faultStats) log(t *testing.T, fault string) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t.Logf("fault %-28s calls %5d  errors %v  max latency %v", fault, s.calls, s.errs, s.maxLatency.Round(100*time.Microsecond))
+	t.Logf("fault %-28s calls %5d  errors %v  max latency %v  (scheduler lateness %v)", fault, s.calls, s.errs, s.maxLatency.Round(100*time.Microsecond), s.twinLate.Round(100*time.Microsecond))
 }
 
 // errClass names an error by the sentinel it wraps, for the tables.
@@ -236,5 +237,194 @@ func TestSubscriptionHalfOpen(t *testing.T) {
 			p.Resume()
 			must(t, sub.Close())
 		})
+	}
+}
+
+// stallDeadline is the deadline of each call made during a stall, and
+// stallBound what a call may take: its deadline plus 10%.
+const (
+	stallDeadline = 500 * time.Millisecond
+	stallBound    = stallDeadline + stallDeadline/10
+	stallCallers  = 64
+)
+
+// callAll makes n concurrent Gets, each with its own deadline, and
+// returns what they measured. It fails t when a call fails with another
+// error than its deadline, or outlives bound.
+//
+// The machine the tests share may be so loaded (and -race so slow) that a
+// goroutine wakes up well after its timer fired; that delay is not the
+// driver's. So each call has a twin goroutine that does nothing but wait
+// for the same deadline, and the latest twin's delay past the deadline is
+// added to bound. A driver that waits past its deadline (a retry, a read
+// without a deadline) is still caught: its calls end far later than twins
+// that only wait.
+func callAll(t *testing.T, d conn.Driver, key string, n int, deadline, bound time.Duration) *faultStats {
+	t.Helper()
+	st := &faultStats{}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		lat      []time.Duration
+		twinLate time.Duration
+	)
+	for range n {
+		wg.Add(2)
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		start := time.Now()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			late := time.Since(start) - deadline
+			mu.Lock()
+			twinLate = max(twinLate, late)
+			mu.Unlock()
+		}()
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			_, err := d.Get(ctx, key)
+			el := time.Since(start)
+			if errors.Is(err, conn.ErrMiss) {
+				err = nil
+			}
+			st.add(el, err)
+			mu.Lock()
+			lat = append(lat, el)
+			mu.Unlock()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a call failed with %v, want its deadline", err)
+			}
+		}()
+	}
+	wg.Wait()
+	st.twinLate = twinLate
+	allowed := bound + max(0, twinLate)
+	for _, el := range lat {
+		if el > allowed {
+			t.Errorf("a call took %v, want within %v (%v, plus %v by which goroutines that only waited for the same deadline were late)", el, allowed, bound, twinLate)
+		}
+	}
+	return st
+}
+
+// recoverTime polls with Get until a call succeeds and returns how long
+// that took from since; it fails t after limit.
+func recoverTime(t *testing.T, d conn.Driver, key string, since time.Time, limit time.Duration) time.Duration {
+	t.Helper()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err := d.Get(ctx, key)
+		cancel()
+		if err == nil || errors.Is(err, conn.ErrMiss) {
+			return time.Since(since)
+		}
+		if time.Since(since) > limit {
+			t.Fatalf("no successful call %v after the fault ended: %v", limit, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestStalledServer(t *testing.T) {
+	stalls := []struct {
+		name  string
+		stall func(r *ownedRedis)
+		end   func(r *ownedRedis)
+	}{
+		{"SIGSTOP", func(r *ownedRedis) { r.signal(syscall.SIGSTOP) }, func(r *ownedRedis) { r.signal(syscall.SIGCONT) }},
+		{"CLIENT PAUSE", func(r *ownedRedis) {
+			r.send(context.Background(), "CLIENT PAUSE 1500 ALL")
+			time.Sleep(50 * time.Millisecond)
+		}, func(r *ownedRedis) { time.Sleep(1500 * time.Millisecond) }},
+		{"DEBUG SLEEP", func(r *ownedRedis) {
+			r.send(context.Background(), "DEBUG SLEEP 1.5")
+			time.Sleep(50 * time.Millisecond)
+		}, func(r *ownedRedis) { time.Sleep(1500 * time.Millisecond) }},
+	}
+	for _, s := range stalls {
+		t.Run(s.name, func(t *testing.T) {
+			r := startRedis(t)
+			d, err := goredis.Open("redis://" + r.Addr())
+			must(t, err)
+			t.Cleanup(func() { _ = d.Close() })
+			key := "goredis-test:stall"
+			must(t, d.Set(ctxT(t), key, []byte("v"), time.Minute))
+			callAll(t, d, key, stallCallers, 5*time.Second, 5*time.Second) // open the pool's connections
+
+			s.stall(r)
+			st := callAll(t, d, key, stallCallers, stallDeadline, stallBound)
+			st.log(t, "stall "+s.name)
+			s.end(r)
+			ended := time.Now()
+			t.Logf("fault %-28s recovered %v after the stall ended", "stall "+s.name, recoverTime(t, d, key, ended, 5*time.Second).Round(time.Millisecond))
+			// Replies are not mixed up with the late replies of the calls
+			// that timed out.
+			for i := range 20 {
+				k := fmt.Sprintf("goredis-test:stall:%d", i)
+				must(t, d.Set(ctxT(t), k, []byte(k), time.Minute))
+			}
+			var wg sync.WaitGroup
+			for i := range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					k := fmt.Sprintf("goredis-test:stall:%d", i)
+					v, err := d.Get(ctxT(t), k)
+					if err != nil || string(v) != k {
+						t.Errorf("Get(%s) = %q, %v after the stall", k, v, err)
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+func TestCloseDuringStall(t *testing.T) {
+	r := startRedis(t)
+	d, err := goredis.Open("redis://" + r.Addr())
+	must(t, err)
+	key := "goredis-test:close-stall"
+	callAll(t, d, key, stallCallers, 5*time.Second, 5*time.Second)
+	r.signal(syscall.SIGSTOP)
+	t.Cleanup(func() { r.signal(syscall.SIGCONT) })
+
+	var wg sync.WaitGroup
+	returned := make(chan time.Time, stallCallers)
+	for range stallCallers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = d.Get(ctx, key)
+			returned <- time.Now()
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs while the server is stopped")
+	}
+	took := time.Since(start)
+	wg.Wait()
+	close(returned)
+	var last time.Time
+	for at := range returned {
+		if at.After(last) {
+			last = at
+		}
+	}
+	t.Logf("fault %-28s Close took %v, the last call returned %v after it", "close during SIGSTOP", took.Round(time.Millisecond), last.Sub(start).Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("Close took %v during a stall, want within 1s", took)
+	}
+	if after := last.Sub(start); after > time.Second {
+		t.Errorf("calls in flight returned %v after Close, want within 1s", after)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,6 +86,13 @@ func convErr(ctx context.Context, err error) error {
 			return err
 		}
 		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	// go-redis puts the context's deadline on the socket, so a read that
+	// timed out at the deadline may return before the context's own timer
+	// has marked it done.
+	var ne net.Error
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) && errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	if errors.Is(err, redis.ErrClosed) {
 		return fmt.Errorf("%w: %w", conn.ErrClosed, err)
