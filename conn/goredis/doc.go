@@ -66,7 +66,10 @@
 //   - A refused connection fails the call at once with an error that
 //     wraps syscall.ECONNREFUSED (with clients from [Open], and clients
 //     whose Dialer is a [FailFastDialer]), rather than a timeout after
-//     go-redis's dial retries.
+//     go-redis's dial retries. The driver keeps no memory of an outage:
+//     once Redis answers again (after a restart, say), the next call dials
+//     afresh and succeeds, where go-redis alone keeps answering with the
+//     last dial error until a probe it runs once a second gets through.
 //   - On a cluster, MGet and Del group their keys by hash slot and send
 //     one command per slot in a single pipeline, where go-redis alone
 //     would get CROSSSLOT; values come back in the order of the keys.
