@@ -7,7 +7,6 @@ import (
 
 	"github.com/redcache/redcache/codec"
 	"github.com/redcache/redcache/conn"
-	"golang.org/x/sync/singleflight"
 )
 
 // engine is the memoizer behind Memo, Memo0 and Memo2: everything but the
@@ -22,9 +21,8 @@ type engine[V any] struct {
 	codecID   byte
 	compress  bool
 
-	gens   genStates
-	flight singleflight.Group
-	near   *nearCache[V] // nil without WithNearCache
+	gens genStates     // per driver: generation and flights
+	near *nearCache[V] // nil without WithNearCache
 	// stored holds, per slot of keys, when a load last stored a value:
 	// a flight leader looks at the cache again only if a load stored into
 	// its slot after its caller read the cache (see loadAndStore).

@@ -22,7 +22,7 @@ var (
 // identity: reordering the WithNegativeCaching list between two releases
 // keeps errors.Is true for the same sentinel.
 func TestNegativeSentinelSurvivesReorder(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
 		fail := func(context.Context, int) (int, error) { return 0, errSecond }
@@ -49,7 +49,7 @@ func TestNegativeSentinelSurvivesReorder(t *testing.T) {
 // header was altered; an entry of a newer format is a quiet miss, left in
 // place; an entry of the previous format still reads.
 func TestEntryFormatOnRedis(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
 		log := &errorLog{}
@@ -138,7 +138,7 @@ func TestEntryFormatOnRedis(t *testing.T) {
 // Issue 8 item 15: a miss with a slow Redis costs at most one timeout
 // (plus the deadline slice) for the read phase, generation included.
 func TestMissCostsOneTimeout(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		h := newHookDriver(d)
 		const timeout = 400 * time.Millisecond
@@ -173,7 +173,7 @@ func TestMissCostsOneTimeout(t *testing.T) {
 // Issue 8 item 15: callers that joined a load get its value before the
 // write to Redis, which they do not wait for.
 func TestWaitersDoNotWaitForTheWrite(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		h := newHookDriver(d)
 		m := core.New(core.WithDriver(h), core.WithPrefix(uniquePrefix(t)), core.WithTimeout(testTimeout))

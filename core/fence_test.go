@@ -42,7 +42,7 @@ func (l *blockingLoader) load(_ context.Context, _ string) (int64, error) {
 // refreshed returns its value to its own callers but never overwrites
 // the newer state, in this process or another.
 func TestFenceInFlightLoadCannotUndoWrites(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		writes := map[string]func(ctx context.Context, here, there *core.Memo[string, int64]) error{
 			"Invalidate": func(ctx context.Context, here, _ *core.Memo[string, int64]) error { return here.Invalidate(ctx, "k") },
 			"Set":        func(ctx context.Context, here, _ *core.Memo[string, int64]) error { return here.Set(ctx, "k", 2) },
@@ -102,7 +102,7 @@ func TestFenceInFlightLoadCannotUndoWrites(t *testing.T) {
 // A load that ran longer than the fence window returns its value but
 // does not store it: the tombstone that fenced it may have expired.
 func TestFenceWindow(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		slow := atomic.Bool{}
 		m := core.New(core.WithDriver(d), core.WithTimeout(200*time.Millisecond), core.WithPrefix(uniquePrefix(t)),

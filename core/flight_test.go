@@ -17,11 +17,16 @@ type tenantKey struct{}
 // at the same moment each run their own load, get their own value, and
 // fill their own Redis.
 func TestFlightsPerDriver(t *testing.T) {
-	for _, tg := range targets(t) {
+	for _, tg := range raceTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			dA := tg.open(t)
-			other := startOwnRedis(t)
-			dB := openLike(t, tg.name, "redis://"+other.addr)
+			var dB conn.Driver
+			if tg.name == "memory" {
+				dB = tg.open(t) // another, empty, in-memory Redis
+			} else {
+				other := startOwnRedis(t)
+				dB = openLike(t, tg.name, "redis://"+other.addr)
+			}
 			ctx := testCtx(t)
 			m := core.New(core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t))) // the driver comes from the context
 			t.Cleanup(func() { m.Close() })
@@ -76,7 +81,7 @@ func TestFlightsPerDriver(t *testing.T) {
 // Issue 8 item 11: the loader keeps the deadline of the caller that
 // started it.
 func TestLoadKeepsLeaderDeadline(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
 		t.Cleanup(func() { m.Close() })
 		var got time.Time
@@ -101,7 +106,7 @@ func TestLoadKeepsLeaderDeadline(t *testing.T) {
 // hung dependency does not keep its key on a flight; one caller leaving
 // while another waits does not cancel it.
 func TestLoadCancelledWhenLastWaiterLeaves(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
 		t.Cleanup(func() { m.Close() })
 		started := make(chan struct{}, 1)
@@ -155,7 +160,7 @@ func TestLoadCancelledWhenLastWaiterLeaves(t *testing.T) {
 // A stale-while-revalidate refresh runs for the cache, not for a caller:
 // its caller leaving does not cancel it.
 func TestBackgroundRefreshOutlivesItsCaller(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
 			core.WithTTL(200*time.Millisecond), core.WithStaleWhileRevalidate(time.Minute))
 		t.Cleanup(func() { m.Close() })

@@ -16,7 +16,7 @@ import (
 // Issue 8 item 3: a generation read that started before this process's
 // InvalidateAll and ends after it must not roll the generation back.
 func TestGenerationNeverMovesBack(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
 		var version atomic.Int64
@@ -60,7 +60,7 @@ func TestGenerationNeverMovesBack(t *testing.T) {
 // failover) never makes invalidated entries hits again, in a process
 // that knew the generation or in a new one.
 func TestLostGenerationKey(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
 		var version atomic.Int64
@@ -109,7 +109,7 @@ var errNodeDown = errors.New("test: node down")
 // (it goes on with the generation it knew, or to its loader) without
 // trying the read on every call, and without holding up the others.
 func TestGenerationFailsOpen(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		h := newHookDriver(d)
 		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),

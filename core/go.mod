@@ -8,8 +8,8 @@ require (
 	github.com/redcache/redcache/codec v0.0.0
 	github.com/redcache/redcache/conn v0.0.0
 	github.com/redcache/redcache/conn/goredis v0.0.0
+	github.com/redcache/redcache/conn/memory v0.0.0
 	github.com/redcache/redcache/conn/radix v0.0.0
-	golang.org/x/sync v0.10.0
 )
 
 require (
@@ -26,5 +26,6 @@ replace (
 	github.com/redcache/redcache/codec => ../codec
 	github.com/redcache/redcache/conn => ../conn
 	github.com/redcache/redcache/conn/goredis => ../conn/goredis
+	github.com/redcache/redcache/conn/memory => ../conn/memory
 	github.com/redcache/redcache/conn/radix => ../conn/radix
 )

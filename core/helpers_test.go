@@ -17,6 +17,7 @@ import (
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/conn/goredis"
+	"github.com/redcache/redcache/conn/memory"
 	"github.com/redcache/redcache/conn/radix"
 )
 
@@ -64,6 +65,26 @@ func openRadix(tb testing.TB, url string) conn.Driver {
 	}
 	tb.Cleanup(func() { _ = d.Close() })
 	return d
+}
+
+// raceTargets are the targets plus the in-memory driver, on which the
+// engine's races run without a network in between; it adds to the real
+// servers, never replaces them.
+func raceTargets(tb testing.TB) []target {
+	tb.Helper()
+	return append(targets(tb), target{"memory", func(tb testing.TB) conn.Driver {
+		d := memory.New()
+		tb.Cleanup(func() { _ = d.Close() })
+		return d
+	}})
+}
+
+// eachRaceTarget runs fn as a subtest for every race target.
+func eachRaceTarget(t *testing.T, fn func(t *testing.T, d conn.Driver)) {
+	t.Helper()
+	for _, tg := range raceTargets(t) {
+		t.Run(tg.name, func(t *testing.T) { fn(t, tg.open(t)) })
+	}
 }
 
 // eachTarget runs fn as a subtest for every target, with a fresh driver.

@@ -17,7 +17,7 @@ import (
 // copy was dropped, before the write) must not put the old value back in
 // the near cache.
 func TestNearNoRefillDuringWrite(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		for _, write := range []string{"Invalidate", "Set"} {
 			t.Run(write, func(t *testing.T) {
 				ctx := testCtx(t)
@@ -75,7 +75,7 @@ func TestNearNoRefillDuringWrite(t *testing.T) {
 // Issue 8 item 6: a near copy never outlives the Redis entry it was read
 // from.
 func TestNearCopyNeverOutlivesEntry(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
 		var calls counter
@@ -108,7 +108,7 @@ func TestNearCopyNeverOutlivesEntry(t *testing.T) {
 // writes, on its prefix's channel, so other processes' near copies go at
 // once.
 func TestWritersWithoutNearCacheAnnounce(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
 		var version atomic.Int64
