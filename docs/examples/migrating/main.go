@@ -110,6 +110,24 @@ func run(ctx context.Context, w io.Writer, redisURL string) error {
 	if err := product.Invalidate(ctx, 7); err != nil {
 		return err
 	}
+	// A direct write: cache.Set(&cache.Item{...}) becomes Set(ctx, args, v),
+	// after the value changed at its source.
+	renamed := Product{ID: 7, Name: "Product 7, renamed"}
+	if err := mycache.Set(&cache.Item{Ctx: ctx, Key: "product:7", Value: renamed, TTL: time.Hour}); err != nil {
+		return err
+	}
+	if err := product.Set(ctx, 7, renamed); err != nil {
+		return err
+	}
+	before, err := productBefore(ctx, mycache, 7)
+	if err != nil {
+		return err
+	}
+	after, err := productAfter(ctx, 7)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "after Set:      %q and %q\n", before.Name, after.Name)
 	// Stats: opt-in there (StatsEnabled), always on here.
 	s := core.Default.Stats()
 	fmt.Fprintf(w, "redcache stats: %d hits, %d misses\n", s.Hits, s.Misses)

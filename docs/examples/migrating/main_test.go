@@ -18,7 +18,8 @@ func TestRun(t *testing.T) {
 	}
 	const want = `go-redis/cache: 3 calls, 1 query
 redcache:       3 calls, 1 query
-redcache stats: 2 hits, 1 misses
+after Set:      "Product 7, renamed" and "Product 7, renamed"
+redcache stats: 3 hits, 1 misses
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
