@@ -90,6 +90,15 @@
 //   - A subscription checks its connection with a PING every 3 s and
 //     reports a half-open one (no answer within 1 s) as
 //     [conn.ErrSubscriptionLost]; see [WithSubscriptionCheck].
+//   - On a cluster, [Driver.NodeOf] names the primary that serves a key,
+//     from go-redis's slot map and without a network call, so that a
+//     caller can keep per-node state (a circuit breaker per node). When
+//     calls fail in a way that may mean the slot map is out of date (a
+//     node refuses, resets or times out, or answers MOVED, ASK or
+//     CLUSTERDOWN), the driver asks go-redis to reload its slot map every
+//     200 ms until 30 s after the last such failure, where go-redis alone
+//     reloads it once a minute: after a primary dies, its keys are served
+//     again within a fraction of a second of its replica's promotion.
 //   - [Driver.ForEachNode] visits the primaries of a cluster (or the
 //     shards of a ring) one at a time.
 //

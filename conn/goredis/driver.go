@@ -18,6 +18,7 @@ import (
 var (
 	_ conn.Driver     = (*Driver)(nil)
 	_ conn.NodeWalker = (*Driver)(nil)
+	_ conn.NodeRouter = (*Driver)(nil)
 )
 
 // Driver is a [conn.Driver] over a go-redis client. Build it with [New]
@@ -34,6 +35,16 @@ type Driver struct {
 	copyValues bool
 
 	cfg config // options given to New or Open
+	// mapped is set once a command succeeded on a cluster: go-redis has
+	// its slot map then, and NodeOf may read it without a network call.
+	mapped atomic.Bool
+	// The slot map watch (see cluster.go): lastFail is when a call last
+	// failed in a way that may mean the slot map is out of date (unix
+	// nanoseconds), watching is set while the watch runs, and stop ends it
+	// when the driver is closed.
+	lastFail atomic.Int64
+	watching atomic.Bool
+	stop     chan struct{}
 
 	closed atomic.Bool
 	mu     sync.Mutex
@@ -68,7 +79,7 @@ type Driver struct {
 // order, and [Open] uses RESP2 for that reason.
 func New(client redis.UniversalClient, opts ...Option) *Driver {
 	cfg := newConfig(opts)
-	d := &Driver{c: client, owns: cfg.closeClient, cfg: cfg}
+	d := &Driver{c: client, owns: cfg.closeClient, cfg: cfg, stop: make(chan struct{})}
 	switch c := client.(type) {
 	case *redis.ClusterClient:
 		d.cluster = c
@@ -92,7 +103,7 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	s, err := d.c.Get(ctx, key).Result()
 	if err != nil {
-		return nil, convErr(ctx, err)
+		return nil, d.conv(ctx, err)
 	}
 	return d.bytes(s), nil
 }
@@ -118,7 +129,7 @@ func (d *Driver) MGet(ctx context.Context, keys ...string) ([][]byte, error) {
 	default:
 		var vals []any
 		if vals, err = d.c.MGet(ctx, keys...).Result(); err != nil {
-			err = convErr(ctx, err)
+			err = d.conv(ctx, err)
 		} else {
 			err = d.fill(out, vals, nil)
 		}
@@ -136,7 +147,7 @@ func (d *Driver) mgetSlots(ctx context.Context, keys []string, out [][]byte) err
 	if len(groups) == 1 {
 		vals, err := d.c.MGet(ctx, keys...).Result()
 		if err != nil {
-			return convErr(ctx, err)
+			return d.conv(ctx, err)
 		}
 		return d.fill(out, vals, nil)
 	}
@@ -146,7 +157,7 @@ func (d *Driver) mgetSlots(ctx context.Context, keys []string, out [][]byte) err
 		cmds[i] = pipe.MGet(ctx, g.keys...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return convErr(ctx, err)
+		return d.conv(ctx, err)
 	}
 	for i, g := range groups {
 		if err := d.fill(out, cmds[i].Val(), g.index); err != nil {
@@ -165,12 +176,12 @@ func (d *Driver) mgetEach(ctx context.Context, keys []string, out [][]byte) erro
 	for i, k := range keys {
 		cmds[i] = pipe.Get(ctx, k)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !isReplyErr(convErr(ctx, err)) {
-		return convErr(ctx, err)
+	if _, err := pipe.Exec(ctx); err != nil && !isReplyErr(d.conv(ctx, err)) {
+		return d.conv(ctx, err)
 	}
 	for i, c := range cmds {
 		s, err := c.Result()
-		switch err := convErr(ctx, err); {
+		switch err := d.conv(ctx, err); {
 		case err == nil:
 			out[i] = d.bytes(s)
 		case err == conn.ErrMiss, conn.IsReplyError(err, "WRONGTYPE"):
@@ -210,7 +221,7 @@ func (d *Driver) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	if d.closed.Load() {
 		return conn.ErrClosed
 	}
-	return convErr(ctx, d.c.Set(ctx, key, value, ttl).Err())
+	return d.conv(ctx, d.c.Set(ctx, key, value, ttl).Err())
 }
 
 // SetNX stores value at key with SET NX (and PX when ttl is not 0) and
@@ -224,7 +235,7 @@ func (d *Driver) SetNX(ctx context.Context, key string, value []byte, ttl time.D
 		return false, conn.ErrClosed
 	}
 	ok, err := d.c.SetNX(ctx, key, value, ttl).Result()
-	return ok, convErr(ctx, err)
+	return ok, d.conv(ctx, err)
 }
 
 // roundTTL applies [conn.Milliseconds]' rules and returns the ttl as whole
@@ -255,7 +266,7 @@ func (d *Driver) Del(ctx context.Context, keys ...string) (int64, error) {
 	}
 	if len(groups) <= 1 {
 		n, err := d.c.Del(ctx, keys...).Result()
-		return n, convErr(ctx, err)
+		return n, d.conv(ctx, err)
 	}
 	pipe := d.c.Pipeline()
 	cmds := make([]*redis.IntCmd, len(groups))
@@ -263,7 +274,7 @@ func (d *Driver) Del(ctx context.Context, keys ...string) (int64, error) {
 		cmds[i] = pipe.Del(ctx, g.keys...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, convErr(ctx, err)
+		return 0, d.conv(ctx, err)
 	}
 	var n int64
 	for _, c := range cmds {
@@ -285,7 +296,7 @@ func (d *Driver) PExpire(ctx context.Context, key string, ttl time.Duration) (bo
 	}
 	if ttl > 0 {
 		ok, err := d.c.PExpire(ctx, key, ttl).Result()
-		return ok, convErr(ctx, err)
+		return ok, d.conv(ctx, err)
 	}
 	var exists *redis.IntCmd
 	_, err = d.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -294,7 +305,7 @@ func (d *Driver) PExpire(ctx context.Context, key string, ttl time.Duration) (bo
 		return nil
 	})
 	if err != nil {
-		return false, convErr(ctx, err)
+		return false, d.conv(ctx, err)
 	}
 	return exists.Val() == 1, nil
 }
@@ -320,7 +331,7 @@ func (d *Driver) Do(ctx context.Context, args ...any) (any, error) {
 				// the channel's own shard reaches its subscribers.
 				n, err := d.ring.Publish(ctx, ch, args[2]).Result()
 				if err != nil {
-					return nil, convErr(ctx, err)
+					return nil, d.conv(ctx, err)
 				}
 				return n, nil
 			}
@@ -333,7 +344,7 @@ func (d *Driver) Do(ctx context.Context, args ...any) (any, error) {
 				// them in order.
 				node, err := d.cluster.MasterForKey(ctx, ch)
 				if err != nil {
-					return nil, convErr(ctx, err)
+					return nil, d.conv(ctx, err)
 				}
 				c = node
 			}
@@ -341,7 +352,7 @@ func (d *Driver) Do(ctx context.Context, args ...any) (any, error) {
 	}
 	v, err := c.Do(ctx, args...).Result()
 	if err != nil {
-		return nil, convErr(ctx, err)
+		return nil, d.conv(ctx, err)
 	}
 	return normalize(v), nil
 }
@@ -404,7 +415,7 @@ func (d *Driver) Pipeline(ctx context.Context, cmds ...*conn.Cmd) error {
 	}
 	var failed error
 	if _, err := pipe.Exec(ctx); err != nil {
-		if err := convErr(ctx, err); !isReplyErr(err) {
+		if err := d.conv(ctx, err); !isReplyErr(err) {
 			failed = err
 		}
 	}
@@ -414,7 +425,7 @@ func (d *Driver) Pipeline(ctx context.Context, cmds ...*conn.Cmd) error {
 		}
 		v, err := rc.Result()
 		if err != nil {
-			cmds[i].Err = convErr(ctx, err)
+			cmds[i].Err = d.conv(ctx, err)
 			continue
 		}
 		cmds[i].Reply = normalize(v)
@@ -446,7 +457,7 @@ func (d *Driver) Eval(ctx context.Context, script *conn.Script, keys []string, a
 		v, err = d.c.Eval(ctx, script.Source(), keys, args...).Result()
 	}
 	if err != nil {
-		return nil, convErr(ctx, err)
+		return nil, d.conv(ctx, err)
 	}
 	return normalize(v), nil
 }
@@ -481,7 +492,7 @@ func (d *Driver) ForEachNode(ctx context.Context, fn func(ctx context.Context, n
 		err = d.ring.ForEachShard(ctx, collect)
 	}
 	if err != nil {
-		return convErr(ctx, err)
+		return d.conv(ctx, err)
 	}
 	slices.SortFunc(nodes, func(a, b *redis.Client) int {
 		return cmp.Compare(a.Options().Addr, b.Options().Addr)
@@ -502,6 +513,7 @@ func (d *Driver) Close() error {
 	if !d.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	close(d.stop)
 	d.mu.Lock()
 	subs := d.subs
 	d.subs = nil

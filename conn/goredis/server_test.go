@@ -20,12 +20,13 @@ type ownedRedis struct {
 	dir  string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
+	args []string      // extra arguments, such as cluster settings
 }
 
 // startRedis starts a redis-server on a free loopback port. It skips the
 // test when redis-server is not installed, unless the test runner asks
 // for every server, and stops the server when the test ends.
-func startRedis(t *testing.T) *ownedRedis {
+func startRedis(t *testing.T, args ...string) *ownedRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("REDCACHE_TEST_REQUIRE") == "1" {
@@ -39,7 +40,7 @@ func startRedis(t *testing.T) *ownedRedis {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	r := &ownedRedis{t: t, port: port, dir: t.TempDir()}
+	r := &ownedRedis{t: t, port: port, dir: t.TempDir(), args: args}
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -51,10 +52,11 @@ func (r *ownedRedis) Addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) 
 // start runs the server and waits until it answers.
 func (r *ownedRedis) start() {
 	r.t.Helper()
-	r.cmd = exec.Command("redis-server",
+	args := append([]string{
 		"--port", fmt.Sprint(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"),
-		"--enable-debug-command", "local")
+		"--enable-debug-command", "local"}, r.args...)
+	r.cmd = exec.Command("redis-server", args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
