@@ -66,8 +66,11 @@
 //     between failed dials stays under 500 ms;
 //   - on a cluster, [Driver.MGet], [Driver.Del] and [Driver.Pipeline] split
 //     their keys per hash slot and node, run one pipeline per node
-//     concurrently and put the replies back in order, and
-//     [Driver.ForEachNode] visits every primary;
+//     concurrently and put the replies back in order,
+//     [Driver.ForEachNode] visits every primary, and [Driver.NodeOf] says
+//     which primary serves a key (for per-node state such as a breaker);
+//     the slot map is refreshed at once after a MOVED redirection or a
+//     call that could not reach its node, not only every 5 seconds;
 //   - a subscription whose connection breaks, or goes silent without
 //     breaking (a stopped server, a partition: found by a PING, see
 //     [WithSubscriptionPing]), ends with an error wrapping

@@ -34,11 +34,13 @@ type Driver struct {
 	closed  atomic.Bool
 	node    bool           // a node driver of ForEachNode
 	subs    *subscriptions // shared with the node drivers of ForEachNode
+	slots   *slotRefresh   // a cluster's: refreshes its slot map on trouble
 }
 
 var (
 	_ conn.Driver     = (*Driver)(nil)
 	_ conn.NodeWalker = (*Driver)(nil)
+	_ conn.NodeRouter = (*Driver)(nil)
 )
 
 // New returns a driver that sends its commands through client: a radix
@@ -72,6 +74,9 @@ func New(client Client, opts ...Option) *Driver {
 func newDriver(client Client, cfg config, subs *subscriptions) *Driver {
 	d := &Driver{client: client, cfg: cfg, subs: subs}
 	d.cluster, _ = client.(*rdx.Cluster)
+	if d.cluster != nil {
+		d.slots = newSlotRefresh(d.cluster)
+	}
 	return d
 }
 
@@ -91,6 +96,10 @@ func (d *Driver) Close() error {
 	}
 	if d.node {
 		return nil
+	}
+	if d.slots != nil {
+		d.slots.stop()
+		defer d.slots.wait() // closing the client ends the refresh running
 	}
 	d.subs.closeAll()
 	if d.cfg.own {
@@ -113,9 +122,19 @@ func (d *Driver) check(ctx context.Context) error {
 // do runs a through the client and converts its error.
 func (d *Driver) do(ctx context.Context, a rdx.Action) error {
 	if err := d.client.Do(ctx, a); err != nil {
-		return d.convert(err)
+		err = d.convert(err)
+		d.trouble(err)
+		return err
 	}
 	return nil
+}
+
+// trouble refreshes a cluster's slot map, in the background, after an
+// error that may mean that a node failed or the slots moved.
+func (d *Driver) trouble(err error) {
+	if d.slots != nil && !d.closed.Load() && topologyHint(err) {
+		d.slots.refresh()
+	}
 }
 
 // convert turns an error from radix into the conn contract's: error

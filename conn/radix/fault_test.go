@@ -23,18 +23,19 @@ import (
 // it may stop, kill or restart it without disturbing the servers other
 // tests share.
 type ownedRedis struct {
-	t    *testing.T
-	port int
-	addr string
-	dir  string
+	t     *testing.T
+	port  int
+	addr  string
+	dir   string
+	extra []string // more redis-server arguments
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
-// startRedis starts a redis-server on a free loopback port; it is killed
-// when the test ends.
-func startRedis(t *testing.T) *ownedRedis {
+// startRedis starts a redis-server on a free loopback port, with the
+// extra arguments given; it is killed when the test ends.
+func startRedis(t *testing.T, extra ...string) *ownedRedis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed")
@@ -43,7 +44,7 @@ func startRedis(t *testing.T) *ownedRedis {
 	must(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	must(t, ln.Close())
-	r := &ownedRedis{t: t, port: port, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir()}
+	r := &ownedRedis{t: t, port: port, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir(), extra: extra}
 	t.Cleanup(r.kill)
 	r.start()
 	return r
@@ -52,10 +53,11 @@ func startRedis(t *testing.T) *ownedRedis {
 // start (re)starts the server on its port and waits until it answers.
 func (r *ownedRedis) start() {
 	r.t.Helper()
-	cmd := exec.Command("redis-server",
+	args := append([]string{
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir,
-		"--enable-debug-command", "yes", "--loglevel", "warning")
+		"--enable-debug-command", "yes", "--loglevel", "warning"}, r.extra...)
+	cmd := exec.Command("redis-server", args...)
 	must(r.t, cmd.Start())
 	r.mu.Lock()
 	r.cmd = cmd

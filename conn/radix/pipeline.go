@@ -155,6 +155,7 @@ func (d *Driver) runOnNodes(ctx context.Context, topo rdx.ClusterTopo, direct ma
 		}
 		if first == nil {
 			first = errs[i]
+			d.trouble(first) // d.do did, but not the direct sends of tests
 		}
 		for _, a := range p.acts {
 			a.xerr = errs[i]

@@ -1,0 +1,255 @@
+package radix_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
+	"github.com/redcache/redcache/conn/radix"
+)
+
+// slotOwners reads CLUSTER SLOTS through d: the primary's host:port for
+// every slot.
+func slotOwners(t *testing.T, d conn.Driver) [conn.SlotCount]string {
+	t.Helper()
+	v, err := d.Do(ctxT(t), "CLUSTER", "SLOTS")
+	must(t, err)
+	var owners [conn.SlotCount]string
+	for _, r := range v.([]any) {
+		rng := r.([]any)
+		lo, hi := rng[0].(int64), rng[1].(int64)
+		prim := rng[2].([]any)
+		addr := fmt.Sprintf("%s:%d", prim[0].(string), prim[1].(int64))
+		for s := lo; s <= hi; s++ {
+			owners[s] = addr
+		}
+	}
+	return owners
+}
+
+// TestNodeOf checks that NodeOf agrees with the cluster's own CLUSTER
+// KEYSLOT and CLUSTER SLOTS, and is "" on a standalone server.
+func TestNodeOf(t *testing.T) {
+	standalone := openT(t, "redis://"+conntest.RedisAddr(t))
+	if n := standalone.NodeOf("k"); n != "" {
+		t.Errorf("NodeOf on a standalone server = %q, want \"\"", n)
+	}
+	if n := conn.NodeOf(standalone, "k"); n != "" {
+		t.Errorf("conn.NodeOf on a standalone server = %q, want \"\"", n)
+	}
+
+	d := openT(t, clusterURL(conntest.ClusterAddrs(t)))
+	ctx := ctxT(t)
+	owners := slotOwners(t, d)
+	keys := []string{"", "a", "{user1}.name", "{user1}.mail", "foo{}{bar}", "{}x", "x{y"}
+	for i := 0; i < 300; i++ {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		keys = append(keys, hex.EncodeToString(b))
+	}
+	seen := map[string]int{}
+	for _, k := range keys {
+		v, err := d.Do(ctx, "CLUSTER", "KEYSLOT", k)
+		must(t, err)
+		want := owners[v.(int64)]
+		got := d.NodeOf(k)
+		if got != want || conn.NodeOf(d, k) != want {
+			t.Errorf("NodeOf(%q) = %q, want %q (slot %d)", k, got, want, v)
+		}
+		seen[got]++
+	}
+	if len(seen) < 2 {
+		t.Errorf("300 keys all on %v: want them spread over the primaries", seen)
+	}
+}
+
+// ownedCluster is a Redis Cluster of primaries without replicas that a
+// test starts, so that it may move slots and kill nodes.
+type ownedCluster struct {
+	nodes []*ownedRedis
+	ids   []string
+}
+
+// startCluster starts n primaries, each with an equal share of the slots,
+// and waits until every node agrees on the slot map. The cluster keeps
+// serving the slots of live nodes when one fails.
+func startCluster(t *testing.T, n int) *ownedCluster {
+	t.Helper()
+	c := &ownedCluster{}
+	for i := 0; i < n; i++ {
+		c.nodes = append(c.nodes, startRedis(t, "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+			"--cluster-require-full-coverage", "no"))
+	}
+	ctx := ctxT(t)
+	per := conn.SlotCount / n
+	for i, r := range c.nodes {
+		d := openT(t, "redis://"+r.addr)
+		id, err := d.Do(ctx, "CLUSTER", "MYID")
+		must(t, err)
+		c.ids = append(c.ids, id.(string))
+		lo, hi := i*per, (i+1)*per-1
+		if i == n-1 {
+			hi = conn.SlotCount - 1
+		}
+		_, err = d.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi)
+		must(t, err)
+		if i > 0 {
+			_, err = d.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.nodes[0].port)
+			must(t, err)
+		}
+	}
+	c.waitAgreed(t)
+	return c
+}
+
+// waitAgreed waits until every live node reports cluster_state:ok and
+// the same slot map.
+func (c *ownedCluster) waitAgreed(t *testing.T, skip ...int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		agreed, why := c.agreed(t, skip)
+		if agreed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster did not settle: %s", why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *ownedCluster) agreed(t *testing.T, skip []int) (bool, string) {
+	var first [conn.SlotCount]string
+	for i, r := range c.nodes {
+		if contains(skip, i) {
+			continue
+		}
+		d := openT(t, "redis://"+r.addr)
+		info, err := d.Do(ctxT(t), "CLUSTER", "INFO")
+		if err != nil {
+			return false, err.Error()
+		}
+		if !strings.Contains(info.(string), "cluster_state:ok") {
+			return false, r.addr + " not ok"
+		}
+		owners := slotOwners(t, d)
+		if i == 0 || (len(skip) > 0 && i == 1 && contains(skip, 0)) {
+			first = owners
+		} else if owners != first {
+			return false, r.addr + " sees another slot map"
+		}
+		_ = d.Close()
+	}
+	return true, ""
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// moveSlot gives slot, which holds no key, to node to, telling every live
+// node.
+func (c *ownedCluster) moveSlot(t *testing.T, slot int64, to int, skip ...int) {
+	t.Helper()
+	for i, r := range c.nodes {
+		if contains(skip, i) {
+			continue
+		}
+		d := openT(t, "redis://"+r.addr)
+		_, err := d.Do(ctxT(t), "CLUSTER", "SETSLOT", slot, "NODE", c.ids[to])
+		must(t, err)
+		_ = d.Close()
+	}
+}
+
+// keyOn returns a key whose slot node i serves, with its slot.
+func keyOn(t *testing.T, d *radix.Driver, addr string) (string, int64) {
+	t.Helper()
+	for i := 0; i < 100000; i++ {
+		k := "radixtest:route:" + strconv.Itoa(i)
+		if d.NodeOf(k) == addr {
+			return k, int64(conn.Slot(k))
+		}
+	}
+	t.Fatalf("no key on %s", addr)
+	return "", 0
+}
+
+// TestSlotMapFollowsMoved moves a slot behind the driver's back: the call
+// that meets the MOVED redirection succeeds, and NodeOf follows at once.
+func TestSlotMapFollowsMoved(t *testing.T) {
+	c := startCluster(t, 3)
+	d := openT(t, "redis://"+c.nodes[0].addr+"?cluster=true")
+	ctx := ctxT(t)
+	k, slot := keyOn(t, d, c.nodes[1].addr)
+	c.moveSlot(t, slot, 2)
+	c.waitAgreed(t)
+
+	if got := d.NodeOf(k); got != c.nodes[1].addr {
+		t.Fatalf("NodeOf before any call = %q, want the old owner %s (no network call)", got, c.nodes[1].addr)
+	}
+	must(t, d.Set(ctx, k, []byte("v"), time.Minute))
+	if got := d.NodeOf(k); got != c.nodes[2].addr {
+		t.Fatalf("NodeOf after a MOVED = %q, want the new owner %s", got, c.nodes[2].addr)
+	}
+	got, err := d.Get(ctx, k)
+	must(t, err)
+	if string(got) != "v" {
+		t.Fatalf("Get = %q", got)
+	}
+}
+
+// TestSlotMapFollowsFailedNode moves a slot away from a node, then kills
+// the node: the driver, whose slot map still names the dead node, learns
+// the new owner from the connection errors, and calls on that slot
+// succeed within a second, long before radix's periodic refresh.
+func TestSlotMapFollowsFailedNode(t *testing.T) {
+	c := startCluster(t, 3)
+	d := openT(t, "redis://"+c.nodes[0].addr+"?cluster=true")
+	k, slot := keyOn(t, d, c.nodes[2].addr)
+	c.moveSlot(t, slot, 0, 2) // node 2 is not told: it is about to die
+	c.nodes[2].kill()
+	killed := time.Now()
+
+	st := &faultStats{}
+	var err error
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		_, err = d.Get(ctx, k)
+		cancel()
+		if err == conn.ErrMiss {
+			err = nil
+		}
+		st.add(time.Since(start), err)
+		if err == nil || time.Since(killed) > 3*time.Second {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	rec := time.Since(killed)
+	t.Logf("radix cluster, slot moved and its old node killed: %v; served again after %v", st, rec.Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("calls on the moved slot still fail %v after the old node died: %v", rec, err)
+	}
+	if rec > time.Second {
+		t.Errorf("calls on the moved slot came back after %v, want within 1 s", rec)
+	}
+	if got := d.NodeOf(k); got != c.nodes[0].addr {
+		t.Errorf("NodeOf = %q, want the new owner %s", got, c.nodes[0].addr)
+	}
+}
