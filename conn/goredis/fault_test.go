@@ -428,3 +428,52 @@ func TestCloseDuringStall(t *testing.T) {
 		t.Errorf("calls in flight returned %v after Close, want within 1s", after)
 	}
 }
+
+// TestSubscriptionCheckHealthy checks that the health check raises no
+// false alarm on healthy subscriptions, on a single node and on a
+// cluster, with messages flowing and without.
+func TestSubscriptionCheckHealthy(t *testing.T) {
+	conntest.EachServer(t, func(t *testing.T, srv conntest.Server) {
+		rawURL := "redis://" + srv.Addrs[0]
+		if srv.Cluster {
+			rawURL = "redis+cluster://" + strings.Join(srv.Addrs, ",")
+		}
+		d, err := goredis.Open(rawURL, goredis.WithSubscriptionCheck(50*time.Millisecond, 300*time.Millisecond))
+		must(t, err)
+		t.Cleanup(func() { _ = d.Close() })
+		ch := "goredis-test:healthy:" + t.Name()
+		sub, err := d.Subscribe(ctxT(t), ch)
+		must(t, err)
+		t.Cleanup(func() { _ = sub.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+		_, err = sub.Receive(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("idle Receive: %v, want the context's deadline", err)
+		}
+		// A reader that leaves more messages waiting than the
+		// subscription buffers, so that PONGs queue behind them.
+		const n = 1500
+		for i := 0; i < n; i += 100 {
+			cmds := make([]*conn.Cmd, 100)
+			for j := range cmds {
+				cmds[j] = conn.NewCmd("PUBLISH", ch, fmt.Sprint(i+j))
+			}
+			must(t, d.Pipeline(ctxT(t), cmds...))
+		}
+		time.Sleep(800 * time.Millisecond)
+		// (A pipeline may send PUBLISH through several cluster nodes, so
+		// the order is not checked.)
+		got := map[string]bool{}
+		for i := range n {
+			m, err := sub.Receive(ctxT(t))
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			got[string(m.Payload)] = true
+		}
+		if len(got) != n {
+			t.Fatalf("got %d distinct messages, want %d", len(got), n)
+		}
+	})
+}
