@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -323,4 +324,34 @@ func mustOpen(t *testing.T, rawURL string) conn.Driver {
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	return d
+}
+
+// TestClusterWatchEndsWithClose checks that the slot map watch a failure
+// starts ends when the driver is closed.
+func TestClusterWatchEndsWithClose(t *testing.T) {
+	addrs := conntest.ClusterAddrs(t)
+	before := runtime.NumGoroutine()
+	d, err := goredis.Open("redis+cluster://" + strings.Join(addrs, ","))
+	must(t, err)
+	if _, err := d.Get(ctxT(t), "goredis-test:watch"); !errors.Is(err, conn.ErrMiss) {
+		must(t, err)
+	}
+	// A call that runs out of time may come from a stale slot map.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	time.Sleep(time.Millisecond)
+	_, err = d.Get(ctx, "goredis-test:watch")
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get with an expired deadline: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // the watch reloads at least once
+	must(t, d.Close())
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
