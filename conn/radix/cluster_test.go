@@ -77,16 +77,20 @@ type ownedCluster struct {
 	ids   []string
 }
 
+// clusterNodeArgs are the redis-server arguments of an owned cluster's
+// nodes: a node timeout of 2 s, and the slots of live nodes served when
+// others fail.
+var clusterNodeArgs = []string{"--cluster-enabled", "yes",
+	"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+	"--cluster-require-full-coverage", "no"}
+
 // startCluster starts n primaries, each with an equal share of the slots,
-// and waits until every node agrees on the slot map. The cluster keeps
-// serving the slots of live nodes when one fails.
+// and waits until every node agrees on the slot map.
 func startCluster(t *testing.T, n int) *ownedCluster {
 	t.Helper()
 	c := &ownedCluster{}
 	for i := 0; i < n; i++ {
-		c.nodes = append(c.nodes, startRedis(t, "--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-			"--cluster-require-full-coverage", "no"))
+		c.nodes = append(c.nodes, startRedis(t, clusterNodeArgs...))
 	}
 	ctx := ctxT(t)
 	per := conn.SlotCount / n
@@ -251,5 +255,155 @@ func TestSlotMapFollowsFailedNode(t *testing.T) {
 	}
 	if got := d.NodeOf(k); got != c.nodes[0].addr {
 		t.Errorf("NodeOf = %q, want the new owner %s", got, c.nodes[0].addr)
+	}
+}
+
+// addReplicas gives each of the n primaries (nodes 0 to n-1) a replica,
+// nodes n to 2n-1, and waits until each replica is in sync.
+func (c *ownedCluster) addReplicas(t *testing.T) {
+	t.Helper()
+	ctx := ctxT(t)
+	n := len(c.nodes)
+	for i := 0; i < n; i++ {
+		r := startRedis(t, clusterNodeArgs...)
+		d := openT(t, "redis://"+r.addr)
+		id, err := d.Do(ctx, "CLUSTER", "MYID")
+		must(t, err)
+		_, err = d.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.nodes[0].port)
+		must(t, err)
+		c.nodes = append(c.nodes, r)
+		c.ids = append(c.ids, id.(string))
+	}
+	for i := n; i < 2*n; i++ {
+		d := openT(t, "redis://"+c.nodes[i].addr)
+		deadline := time.Now().Add(20 * time.Second)
+		for { // the replica must know its primary first
+			_, err := d.Do(ctx, "CLUSTER", "REPLICATE", c.ids[i-n])
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CLUSTER REPLICATE on %s: %v", c.nodes[i].addr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for {
+			info, err := d.Do(ctx, "INFO", "replication")
+			must(t, err)
+			if strings.Contains(info.(string), "master_link_status:up") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the replica %s did not sync", c.nodes[i].addr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	c.waitAgreed(t)
+}
+
+// TestClusterFailover kills a primary of a 3+3 cluster under a steady load
+// of calls on two keys, one on the killed primary and one on a healthy
+// one. The healthy key is served throughout; the other is a hit again
+// within 2 s of its replica's promotion.
+func TestClusterFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a failover takes seconds")
+	}
+	c := startCluster(t, 3)
+	c.addReplicas(t)
+	d := openT(t, "redis://"+c.nodes[0].addr+"?cluster=true")
+	ctx := ctxT(t)
+	dead, deadSlot := keyOn(t, d, c.nodes[0].addr)
+	healthy, _ := keyOn(t, d, c.nodes[1].addr)
+	must(t, d.Set(ctx, dead, []byte("v"), time.Minute))
+	must(t, d.Set(ctx, healthy, []byte("v"), time.Minute))
+	direct := openT(t, "redis://"+c.nodes[0].addr)
+	_, err := direct.Do(ctx, "WAIT", 1, 5000) // the replica has the key
+	must(t, err)
+
+	type result struct {
+		at   time.Time
+		took time.Duration
+		err  error
+	}
+	results := map[string]chan []result{}
+	stop := make(chan struct{})
+	for _, k := range []string{dead, healthy} {
+		ch := make(chan []result, 1)
+		results[k] = ch
+		go func(k string) {
+			var rs []result
+			for {
+				select {
+				case <-stop:
+					ch <- rs
+					return
+				default:
+				}
+				cctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				start := time.Now()
+				v, err := d.Get(cctx, k)
+				cancel()
+				if err == nil && string(v) != "v" {
+					err = fmt.Errorf("read %q", v)
+				}
+				rs = append(rs, result{at: time.Now(), took: time.Since(start), err: err})
+				time.Sleep(10 * time.Millisecond)
+			}
+		}(k)
+	}
+
+	time.Sleep(100 * time.Millisecond)
+	c.nodes[0].kill()
+	killed := time.Now()
+	// The promotion, as a surviving primary sees it.
+	watch := openT(t, "redis://"+c.nodes[1].addr)
+	var promoted time.Time
+	for promoted.IsZero() {
+		owners := slotOwners(t, watch)
+		if o := owners[deadSlot]; o != "" && o != c.nodes[0].addr {
+			promoted = time.Now()
+			break
+		}
+		if time.Since(killed) > 20*time.Second {
+			close(stop)
+			t.Fatal("no replica was promoted within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	close(stop)
+
+	for _, k := range []string{healthy, dead} {
+		st := &faultStats{}
+		var back time.Time
+		for _, r := range <-results[k] {
+			st.add(r.took, r.err)
+			if r.err != nil {
+				back = time.Time{}
+			} else if back.IsZero() && r.at.After(killed) {
+				back = r.at
+			}
+		}
+		name := "key on a healthy primary"
+		if k == dead {
+			name = "key on the killed primary"
+		}
+		switch {
+		case back.IsZero():
+			t.Errorf("%s: not served again by the end: %v", name, st)
+		case k == dead:
+			t.Logf("radix cluster failover, %s: %v; promotion %v after the kill, hits back %v after the promotion",
+				name, st, promoted.Sub(killed).Round(time.Millisecond), back.Sub(promoted).Round(time.Millisecond))
+			if back.Sub(promoted) > 2*time.Second {
+				t.Errorf("%s: hits came back %v after the promotion, want within 2 s", name, back.Sub(promoted))
+			}
+		default:
+			t.Logf("radix cluster failover, %s: %v", name, st)
+			if st.errs > 0 {
+				t.Errorf("%s: %d errors during the failover of another primary", name, st.errs)
+			}
+		}
 	}
 }
