@@ -113,6 +113,10 @@ func errClass(err error) string {
 	case errors.Is(err, conn.ErrMiss):
 		return "miss"
 	}
+	var re *conn.ReplyError
+	if errors.As(err, &re) {
+		return "reply " + re.Prefix()
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return "net-timeout"
