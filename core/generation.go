@@ -128,39 +128,51 @@ func sameDriver(a, b conn.Driver) bool {
 	return a == b
 }
 
-// errGenerationDown is returned, without a Redis call, while a function
-// whose generation has never been read waits to retry a failed read.
+// errGenerationDown is returned, without a Redis call, for a function
+// whose generation has never been read while the breaker of the node
+// that holds it is open.
 var errGenerationDown = errors.New("redcache: generation unreadable, retrying later")
 
 // generation returns the function's generation on d as this process
 // knows it, re-reading it from Redis when the last read is older than the
 // refresh interval (or force is set). Only one caller re-reads; the others
-// go on with the value they have. rctx bounds the Redis calls.
+// go on with the value they have. rctx bounds the Redis calls; b is the
+// breaker the call already passed (nil for the explicit writes, which
+// skip breakers).
 //
-// A generation that cannot be read fails open for its own function: its
-// calls go on with the last generation read (or, when none ever was, go
-// to the loader without Redis), and only one read is tried per retry
-// interval, so a node that is down does not cost every call a timeout.
+// A generation that cannot be read fails open for its own function: once
+// known, its calls go on with the last generation read, and only one read
+// is tried per retry interval, so a node that is down does not cost every
+// call a timeout. One never read is tried by every call, which feeds the
+// breaker of its node; once that is open, the function's calls go to
+// their loader without Redis.
 func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, now int64, force bool) (uint64, error) {
 	seen := st.seen.Load()
 	if !force && seen > 1 && now-seen < int64(e.cfg.genRefresh) {
 		return st.gen.Load(), nil
 	}
-	if retry := st.retry.Load(); retry != 0 && now < retry {
-		if seen == 0 {
-			return 0, errGenerationDown
+	if seen != 0 {
+		if retry := st.retry.Load(); retry != 0 && now < retry {
+			return st.gen.Load(), nil
 		}
-		return st.gen.Load(), nil
-	}
-	if seen != 0 && !st.seen.CompareAndSwap(seen, now) {
-		return st.gen.Load(), nil // another caller is re-reading it
+		if !st.seen.CompareAndSwap(seen, now) {
+			return st.gen.Load(), nil // another caller is re-reading it
+		}
 	}
 	// The generation key has a node of its own on a cluster: its reads feed
 	// that node's breaker, not the breaker of the key being read.
-	gen, err := e.readGeneration(ctx, rctx, d, e.m.breakerFor(&e.cfg, d), st)
-	if err != nil {
-		st.retry.Store(time.Now().UnixNano() + int64(max(min(e.cfg.genRefresh, time.Second), 50*time.Millisecond)))
+	gb := e.m.breakerFor(&e.cfg, d)
+	if b != nil && gb != b && !gb.allow(now) {
 		if seen != 0 {
+			st.seen.CompareAndSwap(now, 1)
+			return st.gen.Load(), nil
+		}
+		return 0, errGenerationDown
+	}
+	gen, err := e.readGeneration(ctx, rctx, d, gb, st)
+	if err != nil {
+		if seen != 0 {
+			st.retry.Store(time.Now().UnixNano() + int64(max(min(e.cfg.genRefresh, time.Second), 50*time.Millisecond)))
 			st.seen.CompareAndSwap(now, 1) // re-read once the retry interval is over
 			return st.gen.Load(), nil
 		}

@@ -106,6 +106,9 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		e.m.stats.negative.Add(1)
 		return v, p, err
 	case statusUnavailable:
+		if errors.Is(err, errGenerationDown) {
+			e.m.stats.bypassed.Add(1)
+		}
 		p.load = true
 		return v, p, nil
 	case statusNewer:
