@@ -2,9 +2,11 @@ package goredis_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
+	"syscall"
 	"time"
 
 	"github.com/redcache/redcache/conn"
@@ -43,7 +45,8 @@ func Example() {
 func ExampleNew() {
 	rdb := redis.NewClient(&redis.Options{
 		Addr:                  "localhost:6379",
-		ContextTimeoutEnabled: true, // needed for contexts to bound every call
+		ContextTimeoutEnabled: true,                        // needed for contexts to bound every call
+		Dialer:                goredis.FailFastDialer(nil), // a refused connection fails at once
 	})
 	defer rdb.Close() // the client stays ours: the driver does not close it
 
@@ -100,4 +103,66 @@ func ExampleDriver_ForEachNode() {
 		log.Fatal(err)
 	}
 	fmt.Println(total)
+}
+
+func ExampleFailFastDialer() {
+	// Keep go-redis's own dialer (TLS, keep-alives) and make refusals fail
+	// at once: wrap it.
+	opt := &redis.Options{
+		Addr:                  "cache.example.com:6380",
+		TLSConfig:             &tls.Config{ServerName: "cache.example.com"},
+		ContextTimeoutEnabled: true,
+	}
+	opt.Dialer = goredis.FailFastDialer(redis.NewDialer(opt))
+	d := goredis.New(redis.NewClient(opt), goredis.WithOwnedClient())
+	defer d.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := d.Get(ctx, "k")
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		fmt.Println("Redis is down") // known within milliseconds, not at the deadline
+	}
+}
+
+func ExampleWithSubscriptionCheck() {
+	// Invalidations matter: notice a silent connection within 1.5 s.
+	d, err := goredis.Open("redis://localhost:6379",
+		goredis.WithSubscriptionCheck(time.Second, 500*time.Millisecond))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	ctx := context.Background()
+	sub, err := d.Subscribe(ctx, "invalidations")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	for {
+		m, err := sub.Receive(ctx)
+		if errors.Is(err, conn.ErrSubscriptionLost) {
+			// Messages may have been missed: drop what they guard, then
+			// subscribe again.
+			return
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\n", m.Payload)
+	}
+}
+
+func ExampleDriver_NodeOf() {
+	d, err := goredis.Open("redis+cluster://10.0.0.1:7000")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+
+	// After the first command, NodeOf names the primary that serves a key,
+	// from the slot map in memory: keep per-node state by it.
+	_, _ = d.Get(context.Background(), "user:1")
+	fmt.Println(d.NodeOf("user:1"))
 }
