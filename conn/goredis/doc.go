@@ -56,7 +56,8 @@
 //
 // The driver follows the [conn.Driver] contract and passes the
 // [github.com/redcache/redcache/conn/conntest] suite on a single server
-// and on a cluster. What it adds to go-redis:
+// and on a cluster, and its fault cases (a stalled, refusing or resetting
+// server, a half-open subscription, bad URLs). What it adds to go-redis:
 //
 //   - A missing key is [conn.ErrMiss] (go-redis says redis.Nil), an error
 //     reply is a [*conn.ReplyError], a call on a closed driver is
