@@ -187,9 +187,9 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 			return err
 		}
 		if pc != nil {
-			done := watchStall(ctx, pc.alive, func() { p.abandon(i, pc) })
+			w := watchStall(ctx, pc.alive, func() { p.abandon(i, pc) })
 			err := a.Perform(ctx, pc.c)
-			done()
+			w.done()
 			if err == nil || connUsable(err) {
 				return err
 			}
@@ -276,42 +276,44 @@ func (p *pool) pick() (int, *pooled, <-chan struct{}, error) {
 // watchStall arranges for onStall to run when ctx ends and the call has
 // not returned [stallGrace] later, unless alive (optional) says that the
 // server is still talking on the connection, in which case it looks again
-// a grace later. The call runs done when it returns. A deadline arms a
-// timer for deadline + grace at once, which spares a hop through a
-// goroutine when the deadline passes; a cancellation goes through
-// context.AfterFunc.
-func watchStall(ctx context.Context, alive func() bool, onStall func()) (done func()) {
+// a grace later. The call runs the watch's done when it returns. A
+// context that cannot end costs nothing; one that can costs one
+// context.AfterFunc, cheaper than a timer of our own.
+func watchStall(ctx context.Context, alive func() bool, onStall func()) *stallWatch {
 	if ctx.Done() == nil {
-		return func() {}
+		return nil
 	}
-	var finished atomic.Bool
-	var fire func()
-	fire = func() {
-		switch {
-		case finished.Load():
-		case alive != nil && alive():
-			time.AfterFunc(stallGrace, fire)
-		default:
-			onStall()
-		}
+	w := &stallWatch{alive: alive, onStall: onStall}
+	w.stop = context.AfterFunc(ctx, w.expired)
+	return w
+}
+
+// stallWatch is a call watched by [watchStall].
+type stallWatch struct {
+	finished atomic.Bool
+	alive    func() bool
+	onStall  func()
+	stop     func() bool
+}
+
+// done tells the watch that the call returned. A nil watch is fine.
+func (w *stallWatch) done() {
+	if w != nil {
+		w.finished.Store(true)
+		w.stop()
 	}
-	var timer *time.Timer
-	dl, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		timer = time.AfterFunc(time.Until(dl)+stallGrace, fire)
-	}
-	stop := context.AfterFunc(ctx, func() {
-		if hasDeadline && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return // the timer is on it
-		}
-		time.AfterFunc(stallGrace, fire)
-	})
-	return func() {
-		finished.Store(true)
-		stop()
-		if timer != nil {
-			timer.Stop()
-		}
+}
+
+// expired runs when the call's context ends.
+func (w *stallWatch) expired() { time.AfterFunc(stallGrace, w.fire) }
+
+func (w *stallWatch) fire() {
+	switch {
+	case w.finished.Load():
+	case w.alive != nil && w.alive():
+		time.AfterFunc(stallGrace, w.fire)
+	default:
+		w.onStall()
 	}
 }
 
@@ -352,8 +354,8 @@ func (p *pool) setAside(i int, pc *pooled, check bool) {
 func (p *pool) check(c rdx.Conn) bool {
 	ctx, cancel := context.WithTimeout(p.ctx, checkTimeout)
 	defer cancel()
-	done := watchStall(ctx, nil, func() { _ = c.Close() })
-	defer done()
+	w := watchStall(ctx, nil, func() { _ = c.Close() })
+	defer w.done()
 	return c.Do(ctx, rdx.Cmd(nil, "PING")) == nil
 }
 
@@ -464,9 +466,9 @@ func (p *pool) doExclusive(ctx context.Context, a rdx.Action) error {
 	p.busy[c] = struct{}{}
 	p.mu.Unlock()
 
-	done := watchStall(ctx, nil, func() { _ = c.Close() })
+	w := watchStall(ctx, nil, func() { _ = c.Close() })
 	err := a.Perform(ctx, c)
-	done()
+	w.done()
 	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && !errors.Is(err, ctxErr) {
 		err = fmt.Errorf("%w (%w)", ctxErr, err)
 	}

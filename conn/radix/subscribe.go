@@ -202,9 +202,9 @@ func (s *subscription) ping(ctx context.Context, pingAt time.Time) error {
 	wctx, cancel := context.WithTimeout(ctx, s.every)
 	defer cancel()
 	a := &action{op: opArgs, args: []string{"PING"}}
-	done := watchStall(wctx, nil, func() { _ = s.c.Close() }) // a write that blocks
-	err := s.c.EncodeDecode(wctx, a, nil)                     // the reply comes as a push
-	done()
+	w := watchStall(wctx, nil, func() { _ = s.c.Close() }) // a write that blocks
+	err := s.c.EncodeDecode(wctx, a, nil)                  // the reply comes as a push
+	w.done()
 	if err != nil {
 		if s.closed.Load() {
 			return conn.ErrClosed
