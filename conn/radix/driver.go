@@ -59,9 +59,12 @@ var (
 // stay blocked until their context ends, forever without a deadline, even
 // after it has reconnected: each reconnection wakes one waiter only. And a
 // call cancelled at an unlucky moment makes it close a shared connection,
-// failing the other calls in flight on it. [Open] uses a pool of this
-// package without either; with New and a radix pool, give every call a
-// deadline.
+// failing the other calls in flight on it. A stalled server (CLIENT PAUSE,
+// a stopped process, a partition) holds every call queued on a
+// connection behind a call that timed out, past their own deadlines,
+// until the server answers. [Open] uses a pool of this package without
+// these flaws; with New and a radix pool, give every call a deadline and
+// expect the stall to outlast it.
 //
 // New panics when client is nil.
 func New(client Client, opts ...Option) *Driver {

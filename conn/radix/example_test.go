@@ -80,6 +80,39 @@ func ExampleOpen_cluster() {
 	fmt.Println(err)
 }
 
+// Keep state per cluster node, such as a circuit breaker, so that a failed
+// primary does not turn the cache off for the keys the others serve.
+// NodeOf answers from the driver's slot map, without a network call.
+func ExampleDriver_NodeOf() {
+	ctx := context.Background()
+	d, err := radix.Open(ctx, "redis+cluster://10.0.0.1:7000,10.0.0.2:7000")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+	failures := map[string]int{} // per node address
+	for _, k := range []string{"user:1", "user:2", "user:3"} {
+		if _, err := d.Get(ctx, k); err != nil && !errors.Is(err, conn.ErrMiss) {
+			failures[conn.NodeOf(d, k)]++
+		}
+	}
+	fmt.Println(failures)
+}
+
+// Find the primary through Redis Sentinel; the user and password before
+// the host are the sentinels', the primary's go in the query.
+func ExampleOpen_sentinel() {
+	ctx := context.Background()
+	d, err := radix.Open(ctx, "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/0?master_name=cache&password=secret")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+	fmt.Println(d.Set(ctx, "k", []byte("v"), time.Minute))
+}
+
 // A subscription, for example to hear about invalidations.
 func ExampleDriver_Subscribe() {
 	ctx := context.Background()
