@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -315,6 +316,7 @@ func TestStalledServerDeadlines(t *testing.T) {
 // server: Close returns, and so do the calls.
 func TestCloseDuringStall(t *testing.T) {
 	r := startRedis(t)
+	before := runtime.NumGoroutine()
 	d, err := radix.Open(ctxT(t), "redis://"+r.addr)
 	must(t, err)
 	k := key(t, d, "closestall")
@@ -357,6 +359,15 @@ func TestCloseDuringStall(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("a call without a deadline outlived Close")
 		}
+	}
+	// Nothing the driver started outlives it, stall or not.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before Open, %d after Close:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
 
