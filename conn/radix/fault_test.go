@@ -256,11 +256,17 @@ func TestStalledServerDeadlines(t *testing.T) {
 		timeout = 500 * time.Millisecond
 		bound   = timeout + timeout/10
 	)
+	var hole *blackhole // the partition case's proxy
 	stalls := []struct {
 		name  string
 		stall func(t *testing.T, r *ownedRedis)
 		end   func(t *testing.T, r *ownedRedis)
 	}{
+		{"partition", func(t *testing.T, r *ownedRedis) {
+			hole.frozen.Store(true)
+		}, func(t *testing.T, r *ownedRedis) {
+			hole.frozen.Store(false) // what was swallowed is lost: those connections stay stuck
+		}},
 		{"CLIENT PAUSE", func(t *testing.T, r *ownedRedis) {
 			if _, err := r.raw("CLIENT", "PAUSE", "2000", "ALL"); err != nil {
 				t.Fatal(err)
@@ -285,7 +291,12 @@ func TestStalledServerDeadlines(t *testing.T) {
 	for _, s := range stalls {
 		t.Run(strings.ReplaceAll(s.name, " ", "_"), func(t *testing.T) {
 			r := startRedis(t)
-			d := openT(t, "redis://"+r.addr)
+			addr := r.addr
+			if s.name == "partition" {
+				hole = newBlackhole(t, r.addr)
+				addr = hole.addr
+			}
+			d := openT(t, "redis://"+addr)
 			k := key(t, d, "stall")
 			must(t, d.Set(ctxT(t), k, []byte("v"), time.Minute))
 			for i := 0; i < 20; i++ { // every pooled connection up
