@@ -71,20 +71,31 @@ func (e *refusedError) Is(target error) bool { return target == syscall.ECONNREF
 
 // refusedConn is the connection FailFastDialer returns for a refusal: it
 // fails every read and write with the refusal.
+//
+// go-redis sometimes parks a new connection in its pool instead of using
+// it at once (to keep min_idle_conns ready, or when the caller that asked
+// for it gave up meanwhile). Such a refusal is old news by the time a call
+// takes the connection, and Redis may be back: before it hands out an idle
+// connection go-redis checks its socket through syscall.Conn, and
+// refusedConn fails that check, so that go-redis drops it and dials again.
 type refusedConn struct {
 	err     error
 	network string
 	addr    string
 }
 
-func (c *refusedConn) Read([]byte) (int, error)         { return 0, c.err }
-func (c *refusedConn) Write([]byte) (int, error)        { return 0, c.err }
-func (c *refusedConn) Close() error                     { return nil }
-func (c *refusedConn) LocalAddr() net.Addr              { return refusedAddr{c.network, ""} }
-func (c *refusedConn) RemoteAddr() net.Addr             { return refusedAddr{c.network, c.addr} }
-func (c *refusedConn) SetDeadline(time.Time) error      { return nil }
-func (c *refusedConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *refusedConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *refusedConn) Read([]byte) (int, error)  { return 0, c.err }
+func (c *refusedConn) Write([]byte) (int, error) { return 0, c.err }
+func (c *refusedConn) Close() error              { return nil }
+
+// SyscallConn fails, which makes go-redis's health check of an idle
+// connection drop it (see refusedConn).
+func (c *refusedConn) SyscallConn() (syscall.RawConn, error) { return nil, c.err }
+func (c *refusedConn) LocalAddr() net.Addr                   { return refusedAddr{c.network, ""} }
+func (c *refusedConn) RemoteAddr() net.Addr                  { return refusedAddr{c.network, c.addr} }
+func (c *refusedConn) SetDeadline(time.Time) error           { return nil }
+func (c *refusedConn) SetReadDeadline(time.Time) error       { return nil }
+func (c *refusedConn) SetWriteDeadline(time.Time) error      { return nil }
 
 type refusedAddr struct{ network, addr string }
 

@@ -134,3 +134,37 @@ func TestFirstCallAfterRestart(t *testing.T) {
 		t.Fatalf("the first call after Redis came back failed: %v", err)
 	}
 }
+
+// TestFirstCallAfterRestartIdleConns is TestFirstCallAfterRestart with a
+// pool that keeps idle connections ready (min_idle_conns), which go-redis
+// dials in the background while Redis is down: none of those dials may
+// turn into a failure once Redis is back.
+func TestFirstCallAfterRestartIdleConns(t *testing.T) {
+	r := startRedis(t)
+	d, err := goredis.Open("redis://" + r.Addr() + "?min_idle_conns=4&pool_size=8")
+	must(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	key := "goredis-test:first-call-idle"
+	must(t, d.Set(ctxT(t), key, []byte("v"), time.Minute))
+	r.kill()
+	var st faultStats
+	for range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		_, err := d.Get(ctx, key)
+		cancel()
+		st.add(time.Since(start), err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	st.log(t, "Redis down, idle conns")
+	time.Sleep(300 * time.Millisecond) // the pool refills its idle connections
+	r.start()
+	for i := range 8 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err = d.Get(ctx, key)
+		cancel()
+		if err != nil && !errors.Is(err, conn.ErrMiss) {
+			t.Fatalf("call %d after Redis came back failed: %v", i, err)
+		}
+	}
+}
