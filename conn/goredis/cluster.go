@@ -34,6 +34,14 @@ func (d *Driver) NodeOf(key string) string {
 	return c.Options().Addr
 }
 
+// served records that a command succeeded: on a cluster, go-redis has
+// its slot map then.
+func (d *Driver) served() {
+	if d.cluster != nil && !d.mapped.Load() {
+		d.mapped.Store(true)
+	}
+}
+
 // conv converts err as convErr does, and keeps the driver's view of a
 // cluster up to date: a failure that may mean the slot map is out of date
 // starts the slot map watch.
@@ -44,14 +52,14 @@ func (d *Driver) conv(ctx context.Context, err error) error {
 	err = convErr(ctx, err)
 	switch {
 	case err == nil:
-		d.mapped.Store(true)
+		d.served()
 	case staleMap(err):
 		d.lastFail.Store(time.Now().UnixNano())
 		if !d.watching.Load() && d.watching.CompareAndSwap(false, true) {
 			go d.watch()
 		}
 	case isReplyErr(err):
-		d.mapped.Store(true)
+		d.served()
 	}
 	return err
 }

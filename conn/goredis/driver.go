@@ -105,6 +105,7 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, d.conv(ctx, err)
 	}
+	d.served()
 	return d.bytes(s), nil
 }
 
@@ -137,6 +138,7 @@ func (d *Driver) MGet(ctx context.Context, keys ...string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.served()
 	return out, nil
 }
 
@@ -354,6 +356,7 @@ func (d *Driver) Do(ctx context.Context, args ...any) (any, error) {
 	if err != nil {
 		return nil, d.conv(ctx, err)
 	}
+	d.served()
 	return normalize(v), nil
 }
 
@@ -430,6 +433,9 @@ func (d *Driver) Pipeline(ctx context.Context, cmds ...*conn.Cmd) error {
 		}
 		cmds[i].Reply = normalize(v)
 	}
+	if failed == nil {
+		d.served()
+	}
 	return failed
 }
 
@@ -459,6 +465,7 @@ func (d *Driver) Eval(ctx context.Context, script *conn.Script, keys []string, a
 	if err != nil {
 		return nil, d.conv(ctx, err)
 	}
+	d.served()
 	return normalize(v), nil
 }
 

@@ -313,6 +313,16 @@ func TestNodeOf(t *testing.T) {
 	if len(seen) != len(primaries) {
 		t.Errorf("200 keys went to %d nodes of %d", len(seen), len(primaries))
 	}
+	// A driver whose first command is a hit knows the slot map too.
+	k := "goredis-test:nodeof:hit"
+	must(t, d.Set(ctxT(t), k, []byte("v"), time.Minute))
+	d2 := mustOpen(t, "redis+cluster://"+strings.Join(addrs, ","))
+	if _, err := d2.Get(ctxT(t), k); err != nil {
+		t.Fatal(err)
+	}
+	if got := conn.NodeOf(d2, k); got != d.NodeOf(k) || got == "" {
+		t.Errorf("NodeOf after a hit = %q, want %q", got, d.NodeOf(k))
+	}
 	if got := conn.NodeOf(mustOpen(t, "redis://"+conntest.RedisAddr(t)), "k"); got != "" {
 		t.Errorf("NodeOf on a single node = %q, want \"\"", got)
 	}
