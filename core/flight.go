@@ -3,7 +3,10 @@ package core
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -13,7 +16,8 @@ import (
 //
 // A flight belongs to the driver its leader resolved (it lives in that
 // driver's genState), so two tenants missing the same key at the same
-// moment never share a load. Its loader runs in a context that keeps the
+// moment never share a load, and to what its leader saw under the key
+// (see flightKey). Its loader runs in a context that keeps the
 // leader's values and deadline but not its cancellation; it is cancelled
 // when every caller waiting for it has left (unless it is a background
 // refresh, which has no caller) and by Manager.Close. Waiters get the
@@ -121,12 +125,34 @@ func (g *flightGroup) leave(key string, c *flightCall) {
 // waiters, and their writes are fenced.
 func (g *flightGroup) forget(key string) {
 	g.mu.Lock()
-	delete(g.m, key)
+	prefix := key + "\x00"
+	for fk := range g.m {
+		if strings.HasPrefix(fk, prefix) {
+			delete(g.m, fk)
+		}
+	}
 	delete(g.m, refreshFlight(key))
 	g.mu.Unlock()
 }
 
 func refreshFlight(key string) string { return "\x00refresh:" + key }
+
+// flightKey is the flight a call joins: the key and what its lookup saw
+// there. A caller joins only a load that saw what it saw, so a caller
+// that saw a write (a tombstone, a new value) never gets the value of a
+// load that began before that write, in whatever process the write was
+// made. A forced refresh has a flight of its own.
+func (e *engine[V]) flightKey(key string, p *pending) string {
+	switch {
+	case p.cc.refresh && !p.background:
+		return refreshFlight(key)
+	case p.seen != nil:
+		return key + "\x00b" + strconv.FormatUint(maphash.Bytes(e.seed, p.seen), 36)
+	case p.store:
+		return key + "\x00n" // saw nothing
+	}
+	return key + "\x00u" // could not look: Redis unavailable or skipped
+}
 
 // fill runs the loader once for every concurrent caller of key on p.d
 // and, when p.store is set, writes what it returns (or a cacheable error)
@@ -143,11 +169,7 @@ func (e *engine[V]) fill(ctx context.Context, key string, p pending, load func(c
 		v, _ := c.val.(V)
 		return v, c.err
 	}
-	fk := key
-	if p.cc.refresh {
-		// A forced refresh must not join a load that started before it.
-		fk = refreshFlight(key)
-	}
+	fk := e.flightKey(key, &p)
 	g := &p.st.flights
 	c, leader := g.join(fk)
 	if leader {
@@ -324,18 +346,19 @@ func (e *engine[V]) refreshInBackground(ctx context.Context, key string, p pendi
 	if !ok {
 		return
 	}
+	p.cc.refresh, p.background, p.store = true, true, true
+	fk := e.flightKey(key, &p)
 	g := &p.st.flights
-	c := g.startKeep(key)
+	c := g.startKeep(fk)
 	if c == nil {
 		cancel()
 		e.m.bg.Done()
 		return
 	}
 	g.setCancel(c, cancel)
-	p.cc.refresh, p.background, p.store = true, true, true
 	go func() {
 		defer e.m.bg.Done()
 		defer cancel()
-		e.runFlight(lctx, g, key, c, key, p, load)
+		e.runFlight(lctx, g, fk, c, key, p, load)
 	}()
 }
