@@ -1,8 +1,12 @@
 package core
 
 import (
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redcache/redcache/conn"
 )
 
 // BreakerState is the state of the circuit breaker in [Stats].
@@ -44,18 +48,29 @@ func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()),
 // when the load is highest. So consecutive timeouts open the breaker only
 // once they also span minSpan (twice the call timeout): a Redis that is
 // really gone keeps timing out for that long, a burst does not.
+//
+// A probe must report, but some calls end without a Redis call to judge
+// (a Refresh whose loader fails, a lookup that stops at an unreadable
+// generation on another node). So a probe that has not reported within
+// probeBound (the cooldown, or twice the call timeout when that is
+// longer) is replaced by the next call: the breaker never stays
+// half-open for good.
 type breaker struct {
-	threshold int32
-	cooldown  int64 // nanoseconds
-	minSpan   int64 // nanoseconds that consecutive timeouts must span
-	state     atomic.Int32
-	fails     atomic.Int32
-	firstFail atomic.Int64 // unix nanoseconds of the first of the consecutive failures
-	openedAt  atomic.Int64 // unix nanoseconds
+	threshold  int32
+	cooldown   int64 // nanoseconds
+	minSpan    int64 // nanoseconds that consecutive timeouts must span
+	probeBound int64 // nanoseconds after which a silent probe is replaced
+	state      atomic.Int32
+	fails      atomic.Int32
+	firstFail  atomic.Int64 // unix nanoseconds of the first of the consecutive failures
+	openedAt   atomic.Int64 // unix nanoseconds
+	probeAt    atomic.Int64 // unix nanoseconds the current probe was let through
+	used       atomic.Int64 // unix nanoseconds of a recent allow, to the second (see breakerSet.sweep)
 }
 
 func newBreaker(threshold int, cooldown, minSpan time.Duration) *breaker {
-	return &breaker{threshold: int32(threshold), cooldown: int64(cooldown), minSpan: int64(minSpan)}
+	return &breaker{threshold: int32(threshold), cooldown: int64(cooldown), minSpan: int64(minSpan),
+		probeBound: max(int64(cooldown), int64(minSpan), int64(time.Millisecond))}
 }
 
 // allow reports whether a call may use Redis. A true return must be
@@ -64,12 +79,24 @@ func (b *breaker) allow(now int64) bool {
 	if b == nil {
 		return true
 	}
+	if now-b.used.Load() >= int64(time.Second) {
+		b.used.Store(now)
+	}
 	switch BreakerState(b.state.Load()) {
 	case BreakerClosed:
 		return true
 	case BreakerOpen:
 		if now-b.openedAt.Load() >= b.cooldown {
+			// The probe's start is stored first, so that no caller sees
+			// the half-open state with an old start and replaces the
+			// probe at once.
+			b.probeAt.Store(now)
 			return b.state.CompareAndSwap(int32(BreakerOpen), int32(BreakerHalfOpen))
+		}
+	case BreakerHalfOpen:
+		// A probe that never reported is replaced.
+		if p := b.probeAt.Load(); now-p >= b.probeBound {
+			return b.probeAt.CompareAndSwap(p, now)
 		}
 	}
 	return false
@@ -135,4 +162,87 @@ func (b *breaker) State() BreakerState {
 		return BreakerClosed
 	}
 	return BreakerState(b.state.Load())
+}
+
+// breakerKey names one breaker of a Manager: one per Redis node of each
+// resolved driver, and per breaker settings, so that a function memoized
+// with its own [WithBreaker] (or [WithTimeout], which sets how long
+// timeouts must last) is judged by its own.
+type breakerKey struct {
+	d     conn.Driver  // nil for a driver whose type is not comparable
+	typ   reflect.Type // the driver's type
+	node  string       // conn.NodeOf: "" for a single node
+	fails int
+	wait  time.Duration
+	span  time.Duration
+}
+
+// breakerSet holds a Manager's breakers. Breakers of drivers no longer
+// used (a Redis per tenant, opened on demand and dropped) are released
+// by a sweep that runs, at most once per idle period, when a new breaker
+// is made.
+type breakerSet struct {
+	m         sync.Map // breakerKey -> *breaker
+	idle      time.Duration
+	lastSweep atomic.Int64 // unix nanoseconds
+	// forget is told about every driver whose last breaker was released,
+	// so that its other per-driver state (generations) goes too.
+	forget func(d conn.Driver)
+}
+
+// defaultBreakerIdle is how long a breaker unused is kept.
+const defaultBreakerIdle = 10 * time.Minute
+
+func (s *breakerSet) get(k breakerKey, now int64) *breaker {
+	if b, ok := s.m.Load(k); ok {
+		return b.(*breaker)
+	}
+	s.sweep(now)
+	nb := newBreaker(k.fails, k.wait, k.span)
+	nb.used.Store(now)
+	b, _ := s.m.LoadOrStore(k, nb)
+	return b.(*breaker)
+}
+
+// sweep releases the breakers not used for the idle period, and then the
+// other state of the drivers that have none left.
+func (s *breakerSet) sweep(now int64) {
+	idle := int64(s.idle)
+	if idle <= 0 {
+		idle = int64(defaultBreakerIdle)
+	}
+	last := s.lastSweep.Load()
+	if now-last < idle || !s.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	dropped := map[breakerKey]bool{}
+	live := map[conn.Driver]bool{}
+	s.m.Range(func(k, b any) bool {
+		bk := k.(breakerKey)
+		if now-b.(*breaker).used.Load() >= idle {
+			s.m.CompareAndDelete(k, b)
+			dropped[bk] = true
+		} else if bk.d != nil {
+			live[bk.d] = true
+		}
+		return true
+	})
+	if s.forget == nil {
+		return
+	}
+	told := map[conn.Driver]bool{}
+	for k := range dropped {
+		if k.d != nil && !live[k.d] && !told[k.d] {
+			told[k.d] = true
+			s.forget(k.d)
+		}
+	}
+}
+
+// each calls fn for every breaker.
+func (s *breakerSet) each(fn func(*breaker)) {
+	s.m.Range(func(_, b any) bool {
+		fn(b.(*breaker))
+		return true
+	})
 }

@@ -1,8 +1,13 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/redcache/redcache/conn"
 )
 
 var (
@@ -17,9 +22,16 @@ var (
 	// until a probe finds Redis healthy again.
 	ErrCircuitOpen = errors.New("redcache: circuit open: redis is failing, calls bypass the cache")
 
-	// ErrPanic matches the error every waiter gets when a loader panics;
-	// the error is a [*PanicError] carrying the panic value and stack.
-	ErrPanic = errors.New("redcache: loader panicked")
+	// ErrPanic matches the error every waiter gets when a loader panics,
+	// and the error reported or returned when another user callback
+	// (BeforeSave, AfterLoad, a Store's methods) panics; the error is a
+	// [*PanicError] carrying the panic value and stack.
+	ErrPanic = errors.New("redcache: loader or callback panicked")
+
+	// ErrDuplicateName is what Memoize panics with when a function that
+	// is still in use was memoized with the same Manager under the same
+	// prefix and name: both would read and write the same keys.
+	ErrDuplicateName = errors.New("redcache: a live function is memoized under this prefix and name already")
 
 	// ErrCached matches an error that was read back from a negative cache
 	// entry (see [WithNegativeCaching]); the error is a [*CachedError].
@@ -72,15 +84,25 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // PanicError is the error returned to every caller waiting on a loader
-// that panicked. The panic does not crash the process and its outcome is
-// not cached.
+// that panicked, and the cause reported (or returned by Set, Invalidate
+// and Peek) when another user callback panicked. The panic does not crash
+// the process and its outcome is not cached.
 type PanicError struct {
-	Value any    // what the loader panicked with
-	Stack []byte // the loader's stack at the panic
+	Value any    // what the callback panicked with
+	Stack []byte // the callback's stack at the panic
+	// Callback names what panicked: "" for the loader, else "BeforeSave",
+	// "AfterLoad", "Store.Load", "Store.Save" or "Store.Delete".
+	Callback string
 }
 
 // Error implements error.
-func (e *PanicError) Error() string { return fmt.Sprintf("redcache: loader panicked: %v", e.Value) }
+func (e *PanicError) Error() string {
+	what := e.Callback
+	if what == "" {
+		what = "loader"
+	}
+	return fmt.Sprintf("redcache: %s panicked: %v", what, e.Value)
+}
 
 // Is makes errors.Is(err, ErrPanic) true.
 func (e *PanicError) Is(target error) bool { return target == ErrPanic }
@@ -109,3 +131,62 @@ func (e *CachedError) Is(target error) bool { return target == ErrCached }
 
 // Unwrap returns the sentinel the original error matched, or nil.
 func (e *CachedError) Unwrap() error { return e.Sentinel }
+
+// recovered turns a panic of the callback named what into a *PanicError
+// in *err. Deferred directly, as recover needs.
+func recovered(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack(), Callback: what}
+	}
+}
+
+// The user's callbacks are wrapped once, when the options are applied, so
+// that a panic in one becomes an error wherever it is called: on the
+// caller's goroutine or on the goroutine of a load that other callers
+// wait for, where nothing could recover it.
+
+func recoveringBeforeSave(f BeforeSave) BeforeSave {
+	if f == nil {
+		return nil
+	}
+	return func(ctx context.Context, key string, v any) (b []byte, err error) {
+		defer recovered(&err, "BeforeSave")
+		return f(ctx, key, v)
+	}
+}
+
+func recoveringAfterLoad(f AfterLoad) AfterLoad {
+	if f == nil {
+		return nil
+	}
+	return func(ctx context.Context, key string, payload []byte, ptr any) (err error) {
+		defer recovered(&err, "AfterLoad")
+		return f(ctx, key, payload, ptr)
+	}
+}
+
+// recoveringStore is a user's Store whose panics are errors.
+type recoveringStore struct{ s Store }
+
+func (r recoveringStore) Load(ctx context.Context, d conn.Driver, key string) (b []byte, err error) {
+	defer recovered(&err, "Store.Load")
+	return r.s.Load(ctx, d, key)
+}
+
+func (r recoveringStore) Save(ctx context.Context, d conn.Driver, key string, entry []byte, ttl time.Duration) (err error) {
+	defer recovered(&err, "Store.Save")
+	return r.s.Save(ctx, d, key, entry, ttl)
+}
+
+func (r recoveringStore) Delete(ctx context.Context, d conn.Driver, key string) (err error) {
+	defer recovered(&err, "Store.Delete")
+	return r.s.Delete(ctx, d, key)
+}
+
+// wrapStore makes s's panics errors, once.
+func wrapStore(s Store) Store {
+	if _, ok := s.(recoveringStore); ok {
+		return s
+	}
+	return recoveringStore{s}
+}

@@ -161,7 +161,7 @@ func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *brea
 	}
 	// The generation key has a node of its own on a cluster: its reads feed
 	// that node's breaker, not the breaker of the key being read.
-	gb := e.m.breakerFor(&e.cfg, d)
+	gb := e.m.breakerForKey(&e.cfg, d, e.genKey)
 	if b != nil && gb != b && !gb.allow(now) {
 		if seen != 0 {
 			st.seen.CompareAndSwap(now, 1)

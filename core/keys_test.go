@@ -76,7 +76,8 @@ func TestKeyEncoding(t *testing.T) {
 func TestKeysNeverCollide(t *testing.T) {
 	m := core.New()
 	two := core.Memoize2(m, "f", func(context.Context, string, string) (int, error) { return 0, nil })
-	oneArg := core.Memoize(m, "f", func(context.Context, any) (int, error) { return 0, nil })
+	oneArg := core.Memoize(core.New(), "f", // a Manager of its own: one live function per prefix and name
+		func(context.Context, any) (int, error) { return 0, nil })
 	keys := map[string]string{}
 	add := func(what, k string, err error) {
 		t.Helper()

@@ -3,7 +3,9 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,11 +24,12 @@ type Manager struct {
 	stats     counters
 
 	near     *nearHub
-	breaker  *breaker // for a fixed driver, or drivers that are not comparable
-	breakers sync.Map // conn.Driver -> *breaker, for resolved drivers
+	breaker  *breaker   // for the Manager's own fixed driver, on a single node
+	breakers breakerSet // per resolved driver, node and breaker settings
 
 	mu       sync.Mutex
-	engines  map[string][]generationHolder // memoized functions by name, for InvalidateAll
+	engines  map[string][]generationHolder // memoized functions by "<prefix>:<name>", for InvalidateAll
+	funcs    map[string][]memoized         // memoized functions by name alone, for InvalidateAll
 	closed   bool
 	closing  atomic.Bool // closed, readable on the hot path without the lock
 	bg       sync.WaitGroup
@@ -47,6 +50,7 @@ func New(opts ...Option) *Manager {
 	m.cfg.apply(opts)
 	m.deadlines = newDeadlines(m.cfg.timeout)
 	m.breaker = m.newBreaker(m.cfg)
+	m.breakers.forget = m.forgetDriver
 	m.closeCtx, m.closeFn = context.WithCancel(context.Background())
 	return m
 }
@@ -58,22 +62,57 @@ func (m *Manager) newBreaker(cfg config) *breaker {
 	return newBreaker(cfg.breakerFail, cfg.breakerWait, 2*cfg.timeout)
 }
 
-// breakerFor returns the breaker that watches d. Each driver has its own,
-// so that one failing Redis does not stop the use of another.
+// breakerFor returns the breaker that watches d as a whole; see
+// breakerForKey for the one that watches the node serving a key.
 func (m *Manager) breakerFor(cfg *config, d conn.Driver) *breaker {
+	return m.breakerAt(cfg, d, "")
+}
+
+// breakerForKey returns the breaker that watches the Redis node that
+// serves key on d. Each driver, and on a cluster each node, has its own,
+// so that one failing Redis (or one failed primary) does not stop the use
+// of the others. A function memoized with breaker settings of its own
+// ([WithBreaker], [WithTimeout]) has breakers of its own.
+func (m *Manager) breakerForKey(cfg *config, d conn.Driver, key string) *breaker {
 	if cfg.breakerFail <= 0 {
 		return nil
 	}
+	return m.breakerAt(cfg, d, conn.NodeOf(d, key))
+}
+
+func (m *Manager) breakerAt(cfg *config, d conn.Driver, node string) *breaker {
+	if cfg.breakerFail <= 0 {
+		return nil
+	}
+	t := reflect.TypeOf(d)
+	same := cfg.breakerFail == m.cfg.breakerFail && cfg.breakerWait == m.cfg.breakerWait && cfg.timeout == m.cfg.timeout
 	// Comparing or hashing a driver whose type is not comparable would
-	// panic: such drivers share the Manager's breaker.
-	if !reflect.TypeOf(d).Comparable() || d == cfg.driver || d == m.cfg.driver {
+	// panic: such drivers are told apart by their type only.
+	comparable := t != nil && t.Comparable()
+	if node == "" && same && comparable && m.cfg.driver != nil && d == m.cfg.driver {
 		return m.breaker
 	}
-	if b, ok := m.breakers.Load(d); ok {
-		return b.(*breaker)
+	k := breakerKey{typ: t, node: node, fails: cfg.breakerFail, wait: cfg.breakerWait, span: 2 * cfg.timeout}
+	if comparable {
+		k.d = d
 	}
-	b, _ := m.breakers.LoadOrStore(d, m.newBreaker(*cfg))
-	return b.(*breaker)
+	return m.breakers.get(k, time.Now().UnixNano())
+}
+
+// forgetDriver releases the per-driver state the memoized functions keep
+// for d (their generations), once the breakers found d unused.
+func (m *Manager) forgetDriver(d conn.Driver) {
+	m.mu.Lock()
+	var hs []generationHolder
+	for _, list := range m.engines {
+		hs = append(hs, list...)
+	}
+	m.mu.Unlock()
+	for _, h := range hs {
+		if f, ok := h.(interface{ forgetDriver(conn.Driver) }); ok {
+			f.forgetDriver(d)
+		}
+	}
 }
 
 // Close stops the Manager's background work: it cancels the context of
@@ -110,9 +149,99 @@ func (m *Manager) isClosed() bool { return m.closing.Load() }
 // function's generation, which every entry records, so that older entries
 // read as misses and are overwritten. Processes other than the caller see
 // it within their generation refresh interval ([WithGenerationRefresh]).
+//
+// It reaches the function under the Manager's prefix and driver, and
+// every live function memoized with this Manager under name with a
+// prefix or a driver of its own. The error joins those of every
+// generation that could not be moved on.
 func (m *Manager) InvalidateAll(ctx context.Context, name string) error {
-	_, err := m.bumpGeneration(ctx, &m.cfg, name)
-	return err
+	type target struct {
+		prefix string
+		d      conn.Driver
+	}
+	seen := map[target]bool{}
+	var cfgs []*config
+	add := func(c *config) {
+		if c.driver != nil && !reflect.TypeOf(c.driver).Comparable() {
+			cfgs = append(cfgs, c) // cannot be told apart: bump it anyway
+			return
+		}
+		if t := (target{c.prefix, c.driver}); !seen[t] {
+			seen[t] = true
+			cfgs = append(cfgs, c)
+		}
+	}
+	add(&m.cfg)
+	for _, f := range m.named(name) {
+		add(f.cfg)
+	}
+	var errs []error
+	for _, c := range cfgs {
+		if _, err := m.bumpGeneration(ctx, c, name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// memoized is what the Manager keeps of a memoized function for
+// InvalidateAll: where its generation lives.
+type memoized struct {
+	cfg    *config // a copy of the function's settings (its prefix, driver, error handler)
+	holder generationHolder
+}
+
+// track records a function memoized under name, with its own settings.
+func (m *Manager) track(name string, cfg config, h generationHolder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.funcs == nil {
+		m.funcs = map[string][]memoized{}
+	}
+	m.funcs[name] = append(liveFuncs(m.funcs[name]), memoized{cfg: &cfg, holder: h})
+}
+
+// named returns the live functions memoized under name, whatever their
+// prefix.
+func (m *Manager) named(name string) []memoized {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	live := liveFuncs(m.funcs[name])
+	if len(live) == 0 {
+		delete(m.funcs, name)
+	} else {
+		m.funcs[name] = live
+	}
+	return append([]memoized(nil), live...)
+}
+
+func liveFuncs(fs []memoized) []memoized {
+	live := fs[:0]
+	for _, f := range fs {
+		if f.holder.alive() {
+			live = append(live, f)
+		}
+	}
+	clear(fs[len(live):])
+	return live
+}
+
+// claim panics when a live function is memoized under prefix and name
+// already: both would read and write the same keys, each with its own
+// loader, type and settings. A function the program dropped does not
+// count, even before the garbage collector noticed: the check collects
+// once before it refuses.
+func (m *Manager) claim(prefix, name string) {
+	if len(m.holders(prefix+":"+name)) == 0 {
+		return
+	}
+	runtime.GC()
+	if len(m.holders(prefix+":"+name)) > 0 {
+		panic(fmt.Errorf("redcache: Memoize(%q): %w (prefix %q)", name, ErrDuplicateName, prefix))
+	}
 }
 
 // generationHolder is a memoized function's view of its generation.
@@ -188,6 +317,8 @@ func generationKey(prefix, name string) string { return prefix + ":" + name + ":
 // report counts err and hands it to the error handler.
 func (m *Manager) report(ctx context.Context, cfg *config, op Op, name, key string, err error) {
 	switch {
+	case errors.Is(err, ErrPanic):
+		m.stats.panics.Add(1)
 	case errors.Is(err, ErrCorruptEntry):
 		m.stats.corrupt.Add(1)
 	case op == OpEncode:
@@ -198,8 +329,20 @@ func (m *Manager) report(ctx context.Context, cfg *config, op Op, name, key stri
 		m.stats.redisErrors.Add(1)
 	}
 	if cfg.onError != nil {
-		cfg.onError(ctx, &Error{Op: op, Name: name, Key: key, Err: err})
+		m.handle(ctx, cfg.onError, &Error{Op: op, Name: name, Key: key, Err: err})
 	}
+}
+
+// handle calls the error handler. A handler that panics has nowhere to
+// report to: its panic is recovered and counted in Stats.Panics, so that
+// it never takes a call (or the goroutine of a load) down with it.
+func (m *Manager) handle(ctx context.Context, h func(context.Context, error), err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.stats.panics.Add(1)
+		}
+	}()
+	h(ctx, err)
 }
 
 // redisResult feeds the outcome of one Redis call to the breaker and the
@@ -208,6 +351,10 @@ func (m *Manager) redisResult(ctx context.Context, cfg *config, b *breaker, op O
 	switch {
 	case err == nil, errors.Is(err, conn.ErrMiss):
 		b.success()
+	case errors.Is(err, ErrPanic):
+		// A Store that panicked says nothing about Redis.
+		b.abandon()
+		m.report(ctx, cfg, op, name, key, err)
 	case ctx.Err() != nil:
 		// The caller gave up: that says nothing about Redis.
 		b.abandon()
@@ -240,6 +387,7 @@ type Stats struct {
 	CorruptEntries uint64       // entries that were not ours or did not decode
 	EncodeErrors   uint64       // values the codec (or BeforeSave) could not encode: returned, not cached
 	Bypassed       uint64       // calls that skipped Redis: breaker open or no connection
+	Panics         uint64       // user callbacks other than the loader that panicked: BeforeSave, AfterLoad, a Store, the error handler
 	FencedStores   uint64       // loads not stored: the key was invalidated or written while they ran
 	NearActive     bool         // the near cache\'s invalidation subscription is up
 	Breaker        BreakerState // the least healthy breaker, when calls resolve several drivers
@@ -249,7 +397,7 @@ type counters struct {
 	hits, near, stale, negative, misses atomic.Uint64
 	loads, loadErrors, loadPanics       atomic.Uint64
 	redisErrors, corrupt, bypassed      atomic.Uint64
-	encodeErrors                        atomic.Uint64
+	encodeErrors, panics                atomic.Uint64
 	fenced                              atomic.Uint64
 }
 
@@ -271,6 +419,7 @@ func (m *Manager) Stats() Stats {
 		CorruptEntries: s.corrupt.Load(),
 		EncodeErrors:   s.encodeErrors.Load(),
 		Bypassed:       s.bypassed.Load(),
+		Panics:         s.panics.Load(),
 		FencedStores:   s.fenced.Load(),
 		NearActive:     m.near.active.Load(),
 		Breaker:        m.breakerState(),
@@ -284,11 +433,10 @@ func (m *Manager) breakerState() BreakerState {
 	rank := func(s BreakerState) int {
 		return map[BreakerState]int{BreakerClosed: 0, BreakerHalfOpen: 1, BreakerOpen: 2}[s]
 	}
-	m.breakers.Range(func(_, b any) bool {
-		if s := b.(*breaker).State(); rank(s) > rank(worst) {
+	m.breakers.each(func(b *breaker) {
+		if s := b.State(); rank(s) > rank(worst) {
 			worst = s
 		}
-		return true
 	})
 	return worst
 }

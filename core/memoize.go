@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"weak"
 )
 
 // Memo is a function of one argument memoized with [Memoize]. Call it
@@ -26,15 +27,31 @@ type Memo[A, V any] struct {
 // variable or a constructor), not per call: the Manager keeps every
 // memoized function so that [Manager.InvalidateAll] reaches it at once.
 //
-// Memoize panics when name is invalid or when A can never be encoded in
-// a key (it holds a channel, a function or an unsafe pointer): both are
-// mistakes in the program, found when it starts.
+// Memoize panics when name is invalid, when A can never be encoded in
+// a key (it holds a channel, a function or an unsafe pointer), or when a
+// function still in use was memoized with m under the same prefix and
+// name ([ErrDuplicateName]): all are mistakes in the program, found when
+// it starts.
 func Memoize[A, V any](m *Manager, name string, fn func(context.Context, A) (V, error), opts ...Option) *Memo[A, V] {
 	enc, err := encoderFor(reflect.TypeOf((*A)(nil)).Elem())
 	if err != nil {
 		panic(fmt.Errorf("redcache: Memoize(%q): %w", name, err))
 	}
-	return &Memo[A, V]{e: newEngine[V](m, name, opts), fn: fn, enc: enc}
+	return &Memo[A, V]{e: memoizeEngine[V](m, name, opts), fn: fn, enc: enc}
+}
+
+// memoizeEngine makes the engine of a memoized function, after checking
+// that no live function has its prefix and name, and records it for
+// Manager.InvalidateAll.
+func memoizeEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
+	if m != nil {
+		cfg := m.cfg
+		cfg.apply(opts)
+		m.claim(cfg.prefix, name)
+	}
+	e := newEngine[V](m, name, opts)
+	m.track(name, e.cfg, weakEngine[V]{weak.Make(e)})
+	return e
 }
 
 // Get returns fn(ctx, a), from the cache when it holds it, calling fn and
@@ -129,7 +146,7 @@ type Memo0[V any] struct {
 // Memoize0 caches the result of a function without arguments under the
 // key "<prefix>:<name>"; see [Memoize] for the rules.
 func Memoize0[V any](m *Manager, name string, fn func(context.Context) (V, error), opts ...Option) *Memo0[V] {
-	e := newEngine[V](m, name, opts)
+	e := memoizeEngine[V](m, name, opts)
 	return &Memo0[V]{e: e, fn: fn, key: string(e.base[:len(e.base)-1])}
 }
 
@@ -183,7 +200,7 @@ func Memoize2[A, B, V any](m *Manager, name string, fn func(context.Context, A, 
 	if err == nil {
 		var encB argEncoder
 		if encB, err = encoderFor(reflect.TypeOf((*B)(nil)).Elem()); err == nil {
-			return &Memo2[A, B, V]{e: newEngine[V](m, name, opts), fn: fn, encA: encA, encB: encB}
+			return &Memo2[A, B, V]{e: memoizeEngine[V](m, name, opts), fn: fn, encA: encA, encB: encB}
 		}
 	}
 	panic(fmt.Errorf("redcache: Memoize2(%q): %w", name, err))

@@ -94,25 +94,39 @@ func WithCodec(cd codec.Codec) Option {
 // (conn.Resolve), as the original did.
 func WithDriver(d conn.Driver) Option { return func(c *config) { c.driver = d } }
 
-// WithStore replaces the load and save steps; see [Store].
+// WithStore replaces the load and save steps; see [Store]. A panic in
+// one of its methods is recovered: it counts as a failed Redis call that
+// does not move the circuit breaker, and is reported (or returned by the
+// explicit operations) as a [*PanicError].
 func WithStore(s Store) Option {
 	return func(c *config) {
 		if s != nil {
-			c.store = s
+			c.store = wrapStore(s)
 		}
 	}
 }
 
-// WithBeforeSave replaces the encoding step; see [BeforeSave].
-func WithBeforeSave(f BeforeSave) Option { return func(c *config) { c.beforeSave = f } }
+// WithBeforeSave replaces the encoding step; see [BeforeSave]. A panic in
+// f is recovered and handled as an encoding error whose cause is a
+// [*PanicError]: the value is returned, not cached.
+func WithBeforeSave(f BeforeSave) Option {
+	f = recoveringBeforeSave(f)
+	return func(c *config) { c.beforeSave = f }
+}
 
-// WithAfterLoad replaces the decoding step; see [AfterLoad].
-func WithAfterLoad(f AfterLoad) Option { return func(c *config) { c.afterLoad = f } }
+// WithAfterLoad replaces the decoding step; see [AfterLoad]. A panic in f
+// is recovered and handled as an entry that does not decode: a miss,
+// reported with a [*PanicError] as the cause.
+func WithAfterLoad(f AfterLoad) Option {
+	f = recoveringAfterLoad(f)
+	return func(c *config) { c.afterLoad = f }
+}
 
 // WithErrorHandler sets the function that is told about cache trouble the
 // caller does not see: Redis errors and timeouts, corrupt entries, failed
 // writes, the breaker opening. It receives an [*Error] and must be safe
 // for concurrent use; it runs on the caller's goroutine, so keep it fast.
+// A panic in f is recovered and counted in [Stats] (Panics).
 // Without one, the trouble is only counted in [Stats].
 func WithErrorHandler(f func(ctx context.Context, err error)) Option {
 	return func(c *config) { c.onError = f }

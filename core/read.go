@@ -79,7 +79,7 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		}
 		e.m.startNear(d, e.cfg.prefix)
 	}
-	p.b = e.m.breakerFor(&e.cfg, d)
+	p.b = e.m.breakerForKey(&e.cfg, d, key)
 	if !p.b.allow(now) {
 		e.m.stats.bypassed.Add(1)
 		p.load = true
@@ -273,7 +273,7 @@ func (e *engine[V]) peek(ctx context.Context, key string) (V, bool, error) {
 	if err != nil {
 		return zero, false, &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
 	}
-	p := pending{d: d, st: e.gens.of(d), b: e.m.breakerFor(&e.cfg, d)}
+	p := pending{d: d, st: e.gens.of(d), b: e.m.breakerForKey(&e.cfg, d, key)}
 	if !p.b.allow(now) {
 		return zero, false, &Error{Op: OpLoad, Name: e.name, Key: key, Err: ErrCircuitOpen}
 	}
