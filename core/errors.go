@@ -91,7 +91,8 @@ type PanicError struct {
 	Value any    // what the callback panicked with
 	Stack []byte // the callback's stack at the panic
 	// Callback names what panicked: "" for the loader, else "BeforeSave",
-	// "AfterLoad", "Store.Load", "Store.Save" or "Store.Delete".
+	// "AfterLoad", "Store.Load", "Store.Save", "Store.SaveIf" or
+	// "Store.Delete".
 	Callback string
 }
 
@@ -183,10 +184,26 @@ func (r recoveringStore) Delete(ctx context.Context, d conn.Driver, key string) 
 	return r.s.Delete(ctx, d, key)
 }
 
-// wrapStore makes s's panics errors, once.
+// recoveringFencedStore is a user's FencedStore whose panics are errors;
+// it stays a FencedStore, so that its writes stay fenced.
+type recoveringFencedStore struct {
+	recoveringStore
+	f FencedStore
+}
+
+func (r recoveringFencedStore) SaveIf(ctx context.Context, d conn.Driver, key string, entry []byte, ttl time.Duration, prev []byte) (ok bool, err error) {
+	defer recovered(&err, "Store.SaveIf")
+	return r.f.SaveIf(ctx, d, key, entry, ttl, prev)
+}
+
+// wrapStore makes s's panics errors, once. The default RedisStore only
+// calls the driver and is left as it is: the engine knows it by its type.
 func wrapStore(s Store) Store {
-	if _, ok := s.(recoveringStore); ok {
+	switch s := s.(type) {
+	case RedisStore, recoveringStore, recoveringFencedStore:
 		return s
+	case FencedStore:
+		return recoveringFencedStore{recoveringStore{s}, s}
 	}
 	return recoveringStore{s}
 }
