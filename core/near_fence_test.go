@@ -192,3 +192,44 @@ func TestNearHalfOpenSubscription(t *testing.T) {
 		})
 	}
 }
+
+// Issue 8 item 7: on resubscribe, generations are marked stale: an
+// InvalidateAll announced while the subscription was down is not missed
+// for a whole generation refresh interval.
+func TestNearResubscribeMarksGenerationsStale(t *testing.T) {
+	for _, kind := range driverKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			p := conntest.NewProxy(t, conntest.RedisAddr(t))
+			ctx := testCtx(t)
+			prefix := uniquePrefix(t)
+			var version atomic.Int64
+			version.Store(1)
+			load := func(context.Context, int) (int64, error) { return version.Load(), nil }
+			far := core.New(core.WithDriver(kind.open(t, "redis://"+p.Addr())), core.WithPrefix(prefix),
+				core.WithTimeout(300*time.Millisecond), core.WithNearCache(100, time.Minute), core.WithGenerationRefresh(time.Hour))
+			t.Cleanup(func() { far.Close() })
+			direct := core.New(core.WithDriver(kind.open(t, "redis://"+conntest.RedisAddr(t))), core.WithPrefix(prefix),
+				core.WithTimeout(testTimeout))
+			t.Cleanup(func() { direct.Close() })
+			f := core.Memoize(far, "resub", load)
+			g := core.Memoize(direct, "resub", load)
+			f.Get(ctx, 0)
+			eventually(t, "the subscription", func() bool { return far.Stats().NearActive })
+			if v, _ := f.Get(ctx, 1); v != 1 {
+				t.Fatal("setup")
+			}
+			p.Refuse()
+			p.Reset() // the subscription breaks; the announcement below is lost
+			eventually(t, "the subscription to notice", func() bool { return !far.Stats().NearActive })
+			version.Store(2)
+			if err := g.InvalidateAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			p.Accept()
+			eventually(t, "the subscription to come back", func() bool { return far.Stats().NearActive })
+			if v, err := f.Get(ctx, 1); err != nil || v != 2 {
+				t.Fatalf("after resubscribing = %d, %v; want 2: the generation was not read again", v, err)
+			}
+		})
+	}
+}
