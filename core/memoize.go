@@ -108,7 +108,9 @@ func (c *Memo[A, V]) Set(ctx context.Context, a A, v V, opts ...CallOption) erro
 	return c.e.set(ctx, key, v, opts)
 }
 
-// Invalidate deletes the cached value for a, in every process.
+// Invalidate drops the cached value for a, in every process: it replaces
+// the entry by a short-lived tombstone, so that no load in flight, in any
+// process, stores the value it read before (see docs/format.md).
 func (c *Memo[A, V]) Invalidate(ctx context.Context, a A) error {
 	key, err := c.Key(a)
 	if err != nil {
@@ -176,7 +178,7 @@ func (c *Memo0[V]) Set(ctx context.Context, v V, opts ...CallOption) error {
 	return c.e.set(ctx, c.key, v, opts)
 }
 
-// Invalidate deletes the cached value, in every process.
+// Invalidate drops the cached value, in every process; see [Memo.Invalidate].
 func (c *Memo0[V]) Invalidate(ctx context.Context) error { return c.e.invalidate(ctx, c.key) }
 
 // Key returns the Redis key of the cached value.
@@ -251,7 +253,8 @@ func (c *Memo2[A, B, V]) Set(ctx context.Context, a A, b B, v V, opts ...CallOpt
 	return c.e.set(ctx, key, v, opts)
 }
 
-// Invalidate deletes the cached value for (a, b), in every process.
+// Invalidate drops the cached value for (a, b), in every process; see
+// [Memo.Invalidate].
 func (c *Memo2[A, B, V]) Invalidate(ctx context.Context, a A, b B) error {
 	key, err := c.Key(a, b)
 	if err != nil {

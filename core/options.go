@@ -184,14 +184,14 @@ func WithBreaker(failures int, cooldown time.Duration) Option {
 // WithNearCache keeps up to size decoded values of each memoized function
 // in process memory, each for at most ttl, in front of Redis: a near hit
 // costs a map lookup instead of a round trip. Processes keep their near
-// caches coherent through pub/sub on [InvalidationChannel]: each write,
-// Invalidate and InvalidateAll is announced, and the others drop what they
-// hold for it. A process writes its announcements only when it has a near
-// cache itself, so give every process that writes a function the same
-// setting. While the subscription is down the near cache serves nothing.
-// ttl bounds how stale a value can be when an announcement is late or
-// lost (1s is a sound default); size <= 0 or ttl <= 0 turns it off, the
-// default.
+// caches coherent through pub/sub on the channel of their prefix (see
+// [InvalidationChannel]): each Set, Invalidate, Refresh and InvalidateAll
+// of any process, with a near cache or not, is announced, and the others
+// drop what they hold for it. While the subscription is down (or its
+// health check goes unanswered) the near cache serves nothing. ttl bounds
+// how stale a value can be when an announcement is late or lost (1s is a
+// sound default), and a copy never outlives the Redis entry it was read
+// from; size <= 0 or ttl <= 0 turns it off, the default.
 //
 // Values served from the near cache are shared between callers: treat
 // them as read-only, or copy before changing a slice, map or pointer.
