@@ -32,7 +32,7 @@
 #   5. the consistency soak, short (tools/cmd/soak, 25 s; REDCACHE_SOAK sets
 #      another duration): two worker processes, one per driver, against a
 #      cache Redis the soak kills and restarts; fails on any wrong value
-#   6. the comparison harness in its quick mode (redcache bench --quick),
+#   6. the comparison harness in its quick mode (redcache-bench --quick),
 #      against the standalone server, into the temp folder: the harness
 #      stays runnable, and its targets are printed (never asserted)
 #
@@ -112,7 +112,7 @@ done
 
 section() {
 	STEP=$1
-	printf '\n== %s\n' "$1"
+	printf '\n== %s (at %ds)\n' "$1" $((SECONDS - START))
 }
 
 STEP="setup"
@@ -631,10 +631,10 @@ if ((!QUICK)); then
 fi
 
 if ((!QUICK)); then
-	section "redcache bench --quick (figures only; nothing is asserted on them)"
-	go run ./tools/cmd/redcache bench --quick --redis "$REDCACHE_TEST_REDIS" \
+	section "redcache-bench --quick (figures only; nothing is asserted on them)"
+	# It prints the targets once, labelled as information.
+	go run ./tools/cmd/redcache-bench --quick --url "$REDCACHE_TEST_REDIS" \
 		--out "$TMP/performance.md" --svg "$TMP/performance.svg"
-	sed -n '/^## Targets/,/^## Machine/p' "$TMP/performance.md" | sed '$d'
 fi
 
 STEP="done"
