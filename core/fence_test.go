@@ -105,8 +105,10 @@ func TestFenceWindow(t *testing.T) {
 	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		slow := atomic.Bool{}
-		m := core.New(core.WithDriver(d), core.WithTimeout(200*time.Millisecond), core.WithPrefix(uniquePrefix(t)),
-			core.WithFenceWindow(time.Second))
+		// A load is too late once it ran for the window less the write's
+		// timeout: 1.5s - 500ms.
+		m := core.New(core.WithDriver(d), core.WithTimeout(500*time.Millisecond), core.WithPrefix(uniquePrefix(t)),
+			core.WithFenceWindow(1500*time.Millisecond))
 		t.Cleanup(func() { m.Close() })
 		var calls counter
 		get := core.Memoize(m, "window", func(_ context.Context, k string) (string, error) {
