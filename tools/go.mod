@@ -16,6 +16,7 @@ require (
 	github.com/redcache/redcache/conn/goredis v0.0.0
 	github.com/redcache/redcache/conn/radix v0.0.0
 	github.com/redcache/redcache/core v0.0.0
+	github.com/redcache/redcache/docs v0.0.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	golang.org/x/term v0.40.0
@@ -68,7 +69,7 @@ require (
 	go.uber.org/mock v0.6.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.48.0 // indirect
-	golang.org/x/exp v0.0.0-20240416160154-fe59bbe5cc7f // indirect
+	golang.org/x/exp v0.0.0-20250408133849-7e4ce0ab07d0 // indirect
 	golang.org/x/net v0.51.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
@@ -85,4 +86,5 @@ replace (
 	github.com/redcache/redcache/conn/goredis => ../conn/goredis
 	github.com/redcache/redcache/conn/radix => ../conn/radix
 	github.com/redcache/redcache/core => ../core
+	github.com/redcache/redcache/docs => ../docs
 )

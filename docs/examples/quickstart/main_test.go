@@ -13,6 +13,7 @@ import (
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/goredis"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/docs/examples/quickstart/app"
 	"github.com/redcache/redcache/docs/internal/devredis"
 )
 
@@ -29,7 +30,7 @@ func TestSecondRequestIsCached(t *testing.T) {
 	}
 	gin.SetMode(gin.TestMode)
 	gin.DefaultWriter = io.Discard
-	remoteDelay = time.Millisecond
+	app.SetRemoteDelay(time.Millisecond)
 	r := router()
 
 	before := core.Default.Stats()
@@ -52,7 +53,7 @@ func TestSecondRequestIsCached(t *testing.T) {
 	}
 
 	// What is in Redis: the entry, with the 5 s TTL.
-	key, err := loadSomething.Key("42")
+	key, err := app.LoadSomething().Key("42")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,26 +14,26 @@
 //
 // Commands live in a registry filled by init functions, one file per
 // command, so that a file adds its command on its own and the help lists
-// whatever is registered. bench.go, for example, registers "bench" with:
+// whatever is registered. keys.go, for example, registers "keys" with:
 //
 //	func init() {
 //		register(&command{
-//			name:    "bench",
+//			name:    "keys",
 //			summary: "one line for the list of commands",
-//			usage:   "redcache bench [flags]\n\nWhat it does, in a paragraph or two.",
-//			run:     runBench,
+//			usage:   "redcache keys [flags] [NAME]\n\nWhat it does, in a paragraph or two.",
+//			run:     runKeys,
 //		})
 //	}
 //
-//	func runBench(ctx context.Context, env *Env, args []string) error {
-//		fs := env.FlagSet("bench")           // has --url and --driver already
-//		n := fs.Int("n", 1000, "number of calls")
+//	func runKeys(ctx context.Context, env *Env, args []string) error {
+//		fs := env.FlagSet("keys")            // has --url and --driver already
+//		limit := fs.Int("limit", 100, "list at most `N` keys")
 //		args, err := env.Parse(fs, args)      // handles -h (prints the help) and bad flags
 //		if err != nil {
 //			return err                        // return it as is
 //		}
-//		if len(args) != 0 {
-//			return usageErrorf("unexpected argument %q", args[0])
+//		if len(args) > 1 {
+//			return usageErrorf("unexpected argument %q", args[1])
 //		}
 //		d, err := env.Connect(ctx)            // opens the driver and PINGs it; closed after run
 //		if err != nil {
@@ -42,6 +42,10 @@
 //		fmt.Fprintf(env.Stdout, "...\n")
 //		...
 //	}
+//
+// The benchmark against other libraries is a command of its own,
+// tools/cmd/redcache-bench, so that building this one (the demo's first
+// "go run") does not compile the libraries it measures.
 //
 // A command that needs clients of its own (other libraries, several
 // connections) takes the URL with env.URL() and the driver's name with
@@ -164,7 +168,7 @@ func (e *Env) Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 				e.printCommandHelp(fs)
 				return nil, errHelpShown
 			}
-			return nil, usageErrorf("%v", err)
+			return nil, usageErrorf("%s", cli.FlagError(err.Error()))
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -304,7 +308,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			printHelp(stdout)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "redcache: %v\nRun 'redcache help' for usage.\n", err)
+		fmt.Fprintf(stderr, "redcache: %s\nRun 'redcache help' for usage.\n", cli.FlagError(err.Error()))
 		return exitUsage
 	}
 	args = top.Args()

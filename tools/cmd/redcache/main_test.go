@@ -61,7 +61,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		r := runCmd(t, nil, args...)
 		r.want(t, exitOK, append([]string{"Usage:", "Commands:", "--url URL", "REDIS_URL", "Exit status"}, names...), nil)
-		// The list is the registry: bench appears once bench.go registers it.
+		// The list is the registry: a command appears once its file registers it.
 		listed := regexp.MustCompile(`(?m)^  ([a-z]+)  +\S`).FindAllStringSubmatch(r.stdout, -1)
 		var got []string
 		for _, m := range listed {
@@ -91,8 +91,8 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", nil, nil, "Usage:"},
 		{"unknown command", nil, []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"unknown help", nil, []string{"help", "frobnicate"}, `unknown command "frobnicate"`},
-		{"unknown flag", nil, []string{"keys", "--frob"}, "flag provided but not defined: -frob"},
-		{"unknown top flag", nil, []string{"--frob", "keys"}, "flag provided but not defined: -frob"},
+		{"unknown flag", nil, []string{"keys", "--frob"}, "flag provided but not defined: --frob"},
+		{"unknown top flag", nil, []string{"--frob", "keys"}, "flag provided but not defined: --frob"},
 		{"no url", nil, []string{"keys"}, "no Redis: pass --url or set REDIS_URL"},
 		{"no url stats", nil, []string{"stats"}, "no Redis: pass --url or set REDIS_URL"},
 		{"bad scheme", nil, []string{"keys", "--url", "http://localhost"}, `bad Redis URL: unknown scheme "http"`},
@@ -105,7 +105,7 @@ func TestUsageErrors(t *testing.T) {
 		{"invalidate without name", nil, []string{"invalidate"}, "missing NAME"},
 		{"invalidate name and all", nil, []string{"invalidate", "--all", "x"}, "exclude each other"},
 		{"invalidate a key", nil, []string{"invalidate", "cache:users.get:i1"}, "give the name, not the key"},
-		{"demo ttl", nil, []string{"demo", "--ttl", "0s"}, "--ttl 0s"},
+		{"demo delay", nil, []string{"demo", "--delay", "-1s"}, "--delay -1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

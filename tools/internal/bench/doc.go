@@ -1,4 +1,4 @@
-// Package bench is the comparison harness behind `redcache bench`: it runs
+// Package bench is the comparison harness behind `redcache-bench`: it runs
 // the same workloads, side by side in one process and against one Redis,
 // on redcache (with each of its drivers) and on the libraries it is
 // measured against, and writes the figures as Markdown and an SVG chart

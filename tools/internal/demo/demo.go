@@ -1,77 +1,59 @@
-// Package demo plays the quickstart of the original RedCache README for a
-// person to watch: a slow function that loads data "from a remote source"
-// is memoized with a ttl of 5 seconds and served by a web handler; the
-// demo calls the handler in a loop and prints, for every request, whether
-// the cache answered (HIT, fast) or the loader ran (MISS, slow), waits
-// for the ttl to run out, and shows the loader run again.
+// Package demo plays the README's quick start for a person to watch: the
+// very program the README shows (package app of docs/examples/quickstart:
+// loadSomethingFromSomewhere memoized with core.Memoize on core.Default,
+// Gob, a ttl of 5 seconds, behind the gin handler GET /something/:id) is
+// served on a loopback port, and the demo calls it in a loop, printing for
+// every request whether the cache answered (HIT, fast) or the loader ran
+// (MISS, slow); then it waits for the ttl to run out and shows the loader
+// run again.
 //
 // It is the "redcache demo" command; [Run] takes options so that tests can
-// play it faster.
+// play it with a faster remote source.
 package demo
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/gin-gonic/gin"
 
-	"github.com/redcache/redcache/codec"
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/docs/examples/quickstart/app"
 	"github.com/redcache/redcache/tools/internal/cli"
 )
 
 // Defaults of the scenario, those of the README.
 const (
-	DefaultTTL    = 5 * time.Second
-	DefaultDelay  = 800 * time.Millisecond
-	DefaultPrefix = "redcache-demo"
-	functionName  = "load_something"
+	// DefaultDelay is how long the remote source takes, as in the README.
+	DefaultDelay = 500 * time.Millisecond
+	// ID is the id the demo asks for: the README's "42".
+	ID = "42"
 )
 
 // Option changes the scenario.
 type Option func(*config)
 
 type config struct {
-	ttl    time.Duration
-	delay  time.Duration
-	prefix string
-	driver string
+	delay    time.Duration
+	driver   string
+	fallback bool
 }
 
-// WithTTL sets the ttl of the cached value (default 5s).
-func WithTTL(ttl time.Duration) Option {
-	return func(c *config) {
-		if ttl > 0 {
-			c.ttl = ttl
-		}
-	}
-}
-
-// WithLoadDelay sets how long the loader takes (default 800ms).
+// WithLoadDelay sets how long the remote source takes (default 500ms).
 func WithLoadDelay(d time.Duration) Option {
 	return func(c *config) {
 		if d >= 0 {
 			c.delay = d
-		}
-	}
-}
-
-// WithPrefix sets the key prefix (default "redcache-demo"), so that
-// demos sharing a Redis do not meet.
-func WithPrefix(prefix string) Option {
-	return func(c *config) {
-		if prefix != "" {
-			c.prefix = prefix
 		}
 	}
 }
@@ -86,27 +68,35 @@ func WithDriver(name string) Option {
 	}
 }
 
-// something is what the slow loader returns.
-type something struct {
-	Data     string    `json:"data"`
-	Load     int64     `json:"load"`
-	LoadedAt time.Time `json:"loaded_at"`
+// WithFallback makes Run play on the embedded Redis, and say why, when
+// the Redis at redisURL does not answer (by default that is an error).
+// The command sets it when the URL came from REDIS_URL rather than from
+// --url, which the user typed for this run.
+func WithFallback(on bool) Option {
+	return func(c *config) { c.fallback = on }
 }
 
 var ginMode sync.Once
 
+// mu serialises runs: the quick start's function runs on core.Default and
+// the process-wide connection stack, as in the README, so two runs in one
+// process would share them.
+var mu sync.Mutex
+
 // Run plays the demo, printing to w, and returns when it is over (about
-// 7 seconds with the defaults) or ctx ends. It uses the Redis at redisURL
-// when one is given (any URL the driver takes), else an embedded,
-// in-process miniredis; it says which. Its keys are under the prefix
-// (see [WithPrefix]) and expire with the ttl.
+// 6 seconds: the 5-second ttl and a few requests) or ctx ends. It uses the
+// Redis at redisURL when one is given (any URL the driver takes), else an
+// embedded, in-process miniredis; it says which. Its one key,
+// cache:something:…:42, expires with the ttl.
 func Run(ctx context.Context, w io.Writer, redisURL string, opts ...Option) error {
-	cfg := config{ttl: DefaultTTL, delay: DefaultDelay, prefix: DefaultPrefix, driver: cli.Drivers[0]}
+	cfg := config{delay: DefaultDelay, driver: cli.Drivers[0]}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	out := &printer{w: w}
 
 	// Redis: the one given, or one of our own.
@@ -117,11 +107,16 @@ func Run(ctx context.Context, w io.Writer, redisURL string, opts ...Option) erro
 	)
 	if redisURL != "" {
 		d, err = cli.Open(ctx, cfg.driver, redisURL)
-		if err != nil {
+		switch {
+		case err == nil:
+			where = fmt.Sprintf("%s (%s driver)", cli.Redact(redisURL), cfg.driver)
+		case cfg.fallback && errors.Is(err, cli.ErrUnreachable) && ctx.Err() == nil:
+			out.printf("redcache demo: %v\n  playing on an embedded Redis instead\n\n", oneLine(err))
+		default:
 			return err
 		}
-		where = fmt.Sprintf("%s (%s driver)", cli.Redact(redisURL), cfg.driver)
-	} else {
+	}
+	if d == nil {
 		mr := miniredis.NewMiniRedis()
 		mr.ClockTTL(true) // keys expire with the wall clock, as in Redis
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
@@ -132,42 +127,31 @@ func Run(ctx context.Context, w io.Writer, redisURL string, opts ...Option) erro
 		if err != nil {
 			return err
 		}
-		where = fmt.Sprintf("embedded miniredis at %s (REDIS_URL not set)", mr.Addr())
+		why := "REDIS_URL not set"
+		if redisURL != "" {
+			why = "the Redis given does not answer"
+		}
+		where = fmt.Sprintf("embedded, in-process Redis (miniredis) at %s (%s, %s driver)", mr.Addr(), why, cfg.driver)
 	}
 	defer d.Close()
 
-	// The cache, as the README sets it up: a manager and a memoized
-	// loader with a ttl.
-	m := core.New(
-		core.WithDriver(d),
-		core.WithPrefix(cfg.prefix),
-		core.WithCodec(codec.JSON), // readable with redis-cli and "redcache inspect"
-		// Generous: a slow machine should not turn a HIT into a MISS here.
-		core.WithTimeout(time.Second),
-		core.WithErrorHandler(func(_ context.Context, err error) {
-			out.printf("  cache trouble (the request is still served): %v\n", err)
-		}),
-	)
-	defer m.Close()
-	var loads atomic.Int64
-	loadSomething := func(ctx context.Context) (something, error) {
-		// Load the data... from a slow remote source.
-		select {
-		case <-time.After(cfg.delay):
-		case <-ctx.Done():
-			return something{}, ctx.Err()
-		}
-		n := loads.Add(1)
-		return something{Data: "something from the remote source", Load: n, LoadedAt: time.Now().UTC()}, nil
+	// The connection, as the README sets it up before starting the app.
+	if err := conn.Use(d); err != nil { // use_connection()
+		return err
 	}
-	memo := core.Memoize0(m, functionName, loadSomething, core.WithTTL(cfg.ttl))
+	defer conn.Pop()
+	app.SetRemoteDelay(cfg.delay)
+	memo := app.LoadSomething()
+	key, err := memo.Key(ID)
+	if err != nil {
+		return err
+	}
 	// A value left by an earlier run would turn the first MISS into a HIT.
-	if err := memo.Invalidate(ctx); err != nil {
+	if err := memo.Invalidate(ctx, ID); err != nil {
 		return fmt.Errorf("clear the demo's key: %w", err)
 	}
 
-	// The web handler, as the README's Flask view.
-	srv, base, err := serve(memo, &loads)
+	srv, base, err := serve()
 	if err != nil {
 		return err
 	}
@@ -177,28 +161,36 @@ func Run(ctx context.Context, w io.Writer, redisURL string, opts ...Option) erro
 		_ = srv.Shutdown(sctx)
 	}()
 
-	out.printf("redcache demo: the quickstart of the original README, in Go\n\n")
+	out.printf("redcache demo: the README's quick start, request by request\n\n")
 	out.printf("  Redis    %s\n", where)
-	out.printf("  loader   %s: sleeps %s, \"loading from the remote source\"\n", functionName, cfg.delay)
-	out.printf("  cache    core.Memoize0(m, %q, %s, core.WithTTL(%s))\n", functionName, functionName, cfg.ttl)
-	out.printf("           key %s, JSON codec\n", memo.Key())
-	out.printf("  server   gin, GET %s/something/\n\n", base)
+	out.printf("  loader   loadSomethingFromSomewhere: sleeps %s, \"loading from the remote source\"\n", cfg.delay)
+	out.printf("  cache    core.Memoize(core.Default, %q, loadSomethingFromSomewhere, core.WithTTL(5*time.Second))\n", memo.Name())
+	out.printf("           key %s, Gob codec (core.Default's)\n", key)
+	out.printf("  server   gin, GET %s/something/:id\n", base)
+	out.printf("  code     docs/examples/quickstart/app/app.go, the code the README quotes\n\n")
 
 	client := &http.Client{Timeout: cfg.delay + 10*time.Second}
+	url := base + "/something/" + ID
 	start := time.Now()
-	gap := min(300*time.Millisecond, cfg.ttl/20)
-	var hits, misses int
+	var hits, misses, loads int
+	errorsBefore := core.Default.Stats().RedisErrors
 	call := func(n int, note func(miss bool) string) error {
-		r, err := fetch(ctx, client, base+"/something/")
+		before := core.Default.Stats().Loads
+		r, err := fetch(ctx, client, url)
 		if err != nil {
 			return err
 		}
-		if r.miss {
+		miss := core.Default.Stats().Loads != before
+		cache := "HIT"
+		if miss {
+			cache = "MISS"
 			misses++
+			loads++
 		} else {
 			hits++
 		}
-		out.printf("%4d  %6s  %-5s  %9s  %5d  %s\n", n, seconds(r.at.Sub(start)), r.cache, millis(r.took), r.body.Load, note(r.miss))
+		out.printf("%4d  %6s  %-5s  %9s  %s  %s\n", n, seconds(r.at.Sub(start)), cache, millis(r.took),
+			r.body.Data.LoadedAt.Format("15:04:05.000"), note(miss))
 		return nil
 	}
 	sleep := func(d time.Duration) error {
@@ -210,43 +202,43 @@ func Run(ctx context.Context, w io.Writer, redisURL string, opts ...Option) erro
 		}
 	}
 
-	out.printf("%4s  %6s  %-5s  %9s  %5s\n", "#", "AT", "CACHE", "TIME", "LOAD")
+	out.printf("%4s  %6s  %-5s  %9s  %-12s\n", "#", "AT", "CACHE", "TIME", "LOADED AT")
 	n := 0
-	first := func(miss bool) string {
-		if miss {
-			return "the loader ran: slow"
-		}
-		return "unexpected: a value was already cached"
-	}
 	again := func(miss bool) string {
 		if miss {
 			return "unexpected: the cached value was gone"
 		}
-		return "served from Redis: fast"
+		return "served from Redis: fast, the same value"
 	}
 	n++
-	if err := call(n, first); err != nil {
+	if err := call(n, func(miss bool) string {
+		if miss {
+			return "the loader ran: slow"
+		}
+		return "unexpected: a value was already cached"
+	}); err != nil {
 		return err
 	}
+	const gap = 300 * time.Millisecond
 	for range 3 {
-		n++
-		if err := call(n, again); err != nil {
+		if err := sleep(gap); err != nil {
 			return err
 		}
-		if err := sleep(gap); err != nil {
+		n++
+		if err := call(n, again); err != nil {
 			return err
 		}
 	}
 
 	// Wait for the ttl to run out, as Redis counts it.
-	left := cfg.ttl
-	if reply, err := d.Do(ctx, "PTTL", memo.Key()); err == nil {
+	left := 5 * time.Second
+	if reply, err := d.Do(ctx, "PTTL", key); err == nil {
 		if ms, ok := reply.(int64); ok && ms >= 0 {
 			left = time.Duration(ms) * time.Millisecond
 		}
 	}
-	margin := min(max(cfg.ttl/10, 50*time.Millisecond), 300*time.Millisecond)
-	out.printf("\nwaiting %s for the %s TTL to run out (Redis says %s left)…\n\n", seconds(left+margin), cfg.ttl, seconds(left))
+	const margin = 300 * time.Millisecond
+	out.printf("\nwaiting %s for the 5s TTL to run out (Redis says %s left)…\n\n", seconds(left+margin), seconds(left))
 	if err := sleep(left + margin); err != nil {
 		return err
 	}
@@ -269,33 +261,23 @@ func Run(ctx context.Context, w io.Writer, redisURL string, opts ...Option) erro
 			return err
 		}
 	}
-	out.printf("\ndone in %s: %d requests, %d loads, %d misses, %d hits\n", seconds(time.Since(start)), n, loads.Load(), misses, hits)
-	if redisURL != "" {
-		out.printf("the value stays in Redis for about %s: redcache inspect --prefix %s %s\n", cfg.ttl, cfg.prefix, memo.Key())
+	out.printf("\ndone in %s: %d requests, %d loads, %d misses, %d hits\n", seconds(time.Since(start)), n, loads, misses, hits)
+	if e := core.Default.Stats().RedisErrors - errorsBefore; e > 0 {
+		out.printf("cache trouble: %d failed Redis calls (the requests were still served)\n", e)
+	}
+	if where != "" && !strings.HasPrefix(where, "embedded") {
+		out.printf("the value stays in Redis for about 5s: redcache inspect %s\n", key)
 	}
 	return out.err
 }
 
-// serve starts the gin handler on a loopback port and returns its base
-// URL.
-func serve(memo *core.Memo0[something], loads *atomic.Int64) (*http.Server, string, error) {
+// serve starts the quick start's handler on a loopback port and returns
+// its base URL.
+func serve() (*http.Server, string, error) {
 	ginMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	r := gin.New() // no logger: the demo prints its own lines
 	r.Use(gin.Recovery())
-	r.GET("/something/", func(c *gin.Context) {
-		before := loads.Load()
-		data, err := memo.Get(c.Request.Context())
-		if err != nil {
-			c.JSON(http.StatusBadGateway, gin.H{"error": err.Error()})
-			return
-		}
-		cache := "HIT"
-		if loads.Load() != before {
-			cache = "MISS"
-		}
-		c.Header("X-Cache", cache)
-		c.JSON(http.StatusOK, data)
-	})
+	app.Routes(r)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("listen on loopback: %w", err)
@@ -307,11 +289,11 @@ func serve(memo *core.Memo0[something], loads *atomic.Int64) (*http.Server, stri
 
 // result is one request as the client saw it.
 type result struct {
-	at    time.Time // when it was sent
-	took  time.Duration
-	cache string // the X-Cache header
-	miss  bool
-	body  something
+	at   time.Time // when it was sent
+	took time.Duration
+	body struct {
+		Data app.Something `json:"data"`
+	}
 }
 
 func fetch(ctx context.Context, client *http.Client, url string) (result, error) {
@@ -336,13 +318,10 @@ func fetch(ctx context.Context, client *http.Client, url string) (result, error)
 	if err := json.Unmarshal(body, &r.body); err != nil {
 		return r, fmt.Errorf("GET %s: %w", url, err)
 	}
-	r.cache = resp.Header.Get("X-Cache")
-	r.miss = r.cache == "MISS"
 	return r, nil
 }
 
-// printer writes lines and keeps the first write error; it is safe for
-// concurrent use (the error handler may print from any goroutine).
+// printer writes lines and keeps the first write error.
 type printer struct {
 	mu  sync.Mutex
 	w   io.Writer
@@ -357,6 +336,9 @@ func (p *printer) printf(format string, args ...any) {
 	}
 	_, p.err = fmt.Fprintf(p.w, format, args...)
 }
+
+// oneLine keeps an error message on one line.
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // seconds formats d as "1.2s".
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
