@@ -16,6 +16,7 @@ import (
 	"github.com/redcache/redcache/codec"
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/tools/internal/gobtext"
 )
 
 func init() {
@@ -159,13 +160,20 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 
 	if ent.Negative {
 		idx, n := binary.Uvarint(ent.Payload)
-		if n <= 0 {
+		switch {
+		case n <= 0, ent.Version >= 2 && idx > uint64(len(ent.Payload)-n):
 			row("error", "(damaged negative entry)")
-		} else {
+		case ent.Version == 1: // the matched error by its index in the writer's list
 			msg := string(ent.Payload[n:])
 			row("cached error", "%s", truncate(strconv.Quote(msg), *maxPreview))
 			if idx > 0 {
 				row("matched", "error #%d given to WithNegativeCaching (errors.Is holds in every process)", idx)
+			}
+		default: // the matched error by its message, then the error's own
+			name, msg := string(ent.Payload[n:n+int(idx)]), string(ent.Payload[n+int(idx):])
+			row("cached error", "%s", truncate(strconv.Quote(msg), *maxPreview))
+			if name != "" {
+				row("matched", "the error %s given to WithNegativeCaching (errors.Is holds in every process)", truncate(strconv.Quote(name), *maxPreview))
 			}
 		}
 	} else {
@@ -220,6 +228,9 @@ func flagsText(e core.Entry) string {
 	}
 	if !e.SoftExpiry.IsZero() {
 		fl = append(fl, "soft expiry (stale-while-revalidate)")
+	}
+	if e.Tombstone {
+		fl = append(fl, "tombstone (an invalidation: reads as a miss)")
 	}
 	if len(fl) == 0 {
 		return "none"
@@ -282,7 +293,7 @@ func valuePreview(cd codec.Codec, id byte, payload []byte, max int) (label, text
 		if len(payload) == 0 {
 			return "value", "nil (an empty gob payload: the loader returned nil)"
 		}
-		text, err := gobText(payload, max)
+		text, err := gobtext.Text(payload, max)
 		if err != nil {
 			return "value (hex)", hexPreview(payload, max) + "  (" + err.Error() + ")"
 		}

@@ -20,6 +20,10 @@ func init() {
 		usage: `redcache invalidate [--prefix P] NAME...
 redcache invalidate --all [--prefix P] [--dry-run]
 
+A NAME with no key under the prefix (no entry, no generation key) is
+refused, as a typo would otherwise succeed silently; --force bumps its
+generation anyway (for a function that has not written yet).
+
 Drops every cached entry of the functions memoized under NAME (the name given
 to core.Memoize), in O(1) per function: it increments the function's
 generation (the key P:NAME:~gen) exactly as core.Manager.InvalidateAll does.
@@ -47,6 +51,7 @@ func runInvalidate(ctx context.Context, env *Env, args []string) error {
 	dryRun := fs.Bool("dry-run", false, "with --all: list the functions, change nothing")
 	count := fs.Int("count", defaultScanCount, "COUNT hint `N` of each SCAN call (--all)")
 	showProgress := fs.Bool("progress", false, "report the scan's progress on stderr even when it is not a terminal")
+	force := fs.Bool("force", false, "bump the generation of a NAME that has no keys under the prefix")
 	names, err := env.Parse(fs, args)
 	if err != nil {
 		return err
@@ -71,12 +76,34 @@ func runInvalidate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 
+	// A name with nothing under the prefix is most likely a typo (or the
+	// wrong --prefix): refuse it rather than report success and create
+	// a generation key nobody reads. All names are checked before any
+	// is bumped.
+	if !*all && !*force {
+		var unknown []string
+		for _, name := range names {
+			known, err := functionKnown(ctx, d, *prefix, name)
+			if err != nil {
+				return err
+			}
+			if !known {
+				unknown = append(unknown, strconv.Quote(name))
+			}
+		}
+		if len(unknown) > 0 {
+			return fmt.Errorf("no keys under prefix %q for function %s (no entry, no generation key): nothing invalidated; "+
+				"check the name and --prefix (redcache stats lists the functions), or pass --force to bump the generation anyway",
+				*prefix, strings.Join(unknown, ", "))
+		}
+	}
+
 	scanned := 0
 	if *all {
 		tty := env.stderrIsTerminal()
 		p := newProgress(env.Stderr, tty || *showProgress, tty, "keys")
 		names, scanned, err = functionNames(ctx, d, *prefix, *count, p)
-		p.done()
+		p.finish()
 		if err != nil {
 			return err
 		}
@@ -147,6 +174,31 @@ func validName(name string) error {
 		return fmt.Errorf("function name %q: names have no ':', '{', '}', spaces or control characters (give the name, not the key)", name)
 	}
 	return nil
+}
+
+// functionKnown reports whether the function name has any key under
+// prefix: its generation key, the key of a function without arguments,
+// or an entry (one SCAN, stopped at the first match).
+func functionKnown(ctx context.Context, d conn.Driver, prefix, name string) (bool, error) {
+	base := prefix + ":" + name
+	for _, k := range []string{base + ":~gen", base} {
+		_, err := d.Get(ctx, k)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, conn.ErrMiss):
+		case strings.Contains(err.Error(), "WRONGTYPE"):
+			// Not a string: not ours, but something is there.
+		default:
+			return false, fmt.Errorf("look for %s: %w", k, err)
+		}
+	}
+	found := false
+	err := scanKeys(ctx, d, globEscape(base)+":*", defaultScanCount, nil, func(string) error {
+		found = true
+		return errStopScan
+	})
+	return found, err
 }
 
 // readGeneration returns the function's generation as text, for the

@@ -70,7 +70,7 @@ func runKeys(ctx context.Context, env *Env, args []string) error {
 		}
 		return nil
 	})
-	p.done()
+	p.finish()
 	if err != nil {
 		return err
 	}

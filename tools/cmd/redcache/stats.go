@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/core"
 	"github.com/redcache/redcache/tools/internal/cli"
 )
 
@@ -29,8 +30,11 @@ Shows two things, both read from Redis:
             the cache's), evictions, and keys per database.
   cache     from a SCAN of the keys under "P:" (every primary of a cluster):
             how many keys there are, and per function name how many keys it
-            has and its generation (the P:NAME:~gen key; 0 when it was never
-            invalidated).
+            has and its generation (the P:NAME:~gen key; 0 when it has
+            none). A name counts as a function when it has a generation
+            key or one of its keys (one sampled per name) holds a redcache
+            entry; keys of other applications under the prefix are counted
+            as "other keys".
 
 What it cannot show: the hit, miss, load and error counters of the cache
 itself (core.Manager.Stats). They live in the memory of each application
@@ -82,6 +86,8 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 	tty := env.stderrIsTerminal()
 	p := newProgress(env.Stderr, tty || *showProgress, tty, "keys")
 	perName := map[string]int{}
+	sample := map[string]string{} // one key of each name, to tell ours from foreign ones
+	hasGen := map[string]bool{}
 	total, genKeys, other := 0, 0, 0
 	err = scanKeys(ctx, d, globEscape(*prefix)+":*", *count, p, func(key string) error {
 		total++
@@ -90,18 +96,37 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 		case validName(name) != nil:
 			other++
 		case key == *prefix+":"+name+":~gen":
-			genKeys++
+			hasGen[name] = true
 			if _, ok := perName[name]; !ok {
 				perName[name] = 0
 			}
 		default:
 			perName[name]++
+			if _, ok := sample[name]; !ok {
+				sample[name] = key
+			}
 		}
 		return nil
 	})
-	p.done()
+	p.finish()
 	if err != nil {
 		return err
+	}
+	// A name is a function when its keys are redcache's: it has a
+	// generation key, or a sampled key holds an entry. Keys of another
+	// application under the same prefix are "other keys".
+	foreign, err := foreignNames(ctx, d, perName, sample, hasGen)
+	if err != nil {
+		return err
+	}
+	for _, name := range foreign {
+		other += perName[name]
+		delete(perName, name)
+	}
+	for name := range hasGen {
+		if _, ok := perName[name]; ok {
+			genKeys++
+		}
 	}
 	names := make([]string, 0, len(perName))
 	for n := range perName {
@@ -126,7 +151,7 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(tw, "  entries\t%d\n", total-genKeys-other)
 	fmt.Fprintf(tw, "  generation keys\t%d\n", genKeys)
 	if other > 0 {
-		fmt.Fprintf(tw, "  other keys\t%d (not <prefix>:<function name>:...)\n", other)
+		fmt.Fprintf(tw, "  other keys\t%d (not redcache's: no entry, no generation key)\n", other)
 	}
 	fmt.Fprintf(tw, "  functions\t%d\n", len(names))
 	tw.Flush()
@@ -144,6 +169,41 @@ func runStats(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintln(w, "\nThe cache's own hit/miss/load counters (core.Manager.Stats) live in each application process; Redis cannot show them.")
 	return nil
+}
+
+// foreignNames returns the names, among those of perName without a
+// generation key, whose sampled key does not hold a redcache entry: one
+// MGET (split per slot on a cluster) for them all.
+func foreignNames(ctx context.Context, d conn.Driver, perName map[string]int, sample map[string]string, hasGen map[string]bool) ([]string, error) {
+	var names, keys []string
+	for name := range perName {
+		if !hasGen[name] {
+			names = append(names, name)
+			keys = append(keys, sample[name])
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	vals, err := d.MGet(ctx, keys...)
+	if err != nil && !errors.Is(err, conn.ErrMiss) {
+		return nil, fmt.Errorf("MGET of a key per function: %w", err)
+	}
+	var foreign []string
+	for i, name := range names {
+		if i < len(vals) && vals[i] != nil && isEntry(vals[i]) {
+			continue
+		}
+		foreign = append(foreign, name)
+	}
+	return foreign, nil
+}
+
+// isEntry reports whether b is a redcache entry, of this format version
+// or a newer one.
+func isEntry(b []byte) bool {
+	_, err := core.ParseEntry(b)
+	return err == nil || errors.Is(err, core.ErrNewerEntry)
 }
 
 // readInfo runs INFO on one server and returns its fields.

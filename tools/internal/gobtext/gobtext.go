@@ -1,4 +1,10 @@
-package main
+// Package gobtext renders a gob stream as Go-like text without the Go
+// types that wrote it, for "redcache inspect": codec.Gob is redcache's
+// default codec, and a person reading a cache entry wants its value, not
+// its hex. A gob stream describes its own types, so [Text] walks it the
+// way encoding/gob's decoder does. FuzzText holds it to encoding/gob's
+// own output.
+package gobtext
 
 import (
 	"errors"
@@ -10,17 +16,17 @@ import (
 	"time"
 )
 
-// gobText renders a gob stream holding one value, as codec.Gob writes it,
+// Text renders a gob stream holding one value, as codec.Gob writes it,
 // as Go-like text, without the Go types that wrote it: a gob stream
 // describes its own types (struct names, field names, element types), so
-// this walks the stream the way encoding/gob's decoder does and prints
+// it walks the stream the way encoding/gob's decoder does and prints
 // what it finds, such as
 //
 //	User{Name: "alice", Age: 30, Tags: ["a", "b"], Seen: 2024-05-01T10:00:00Z}
 //
 // Gob leaves out zero-valued struct fields, so they are missing here too.
 // The text stops after about max bytes, ending in "…". A stream that is
-// not gob, or is damaged, returns an error; gobText never panics.
+// not gob, or is damaged, returns an error; Text never panics.
 //
 // The wire format is the one documented in encoding/gob: unsigned
 // integers in 1 byte below 128, else a byte holding minus the count of
@@ -28,7 +34,7 @@ import (
 // ones; floats are unsigned integers of the byte-reversed IEEE bits;
 // messages are a byte count and a type id, a negative id introducing the
 // definition of a type (a wireType), a positive one a value.
-func gobText(data []byte, max int) (text string, err error) {
+func Text(data []byte, max int) (text string, err error) {
 	g := &gobReader{stream: data, types: map[int]*gobType{}, max: max}
 	defer func() {
 		if r := recover(); r != nil {

@@ -1,4 +1,4 @@
-package main
+package gobtext
 
 import (
 	"bytes"
@@ -68,12 +68,12 @@ func TestGobText(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := gobText(data, 0)
+			got, err := Text(data, 0)
 			if err != nil {
-				t.Fatalf("gobText: %v", err)
+				t.Fatalf("Text: %v", err)
 			}
 			if got != tt.want {
-				t.Errorf("gobText =\n  %s\nwant\n  %s", got, tt.want)
+				t.Errorf("Text =\n  %s\nwant\n  %s", got, tt.want)
 			}
 		})
 	}
@@ -84,9 +84,9 @@ func TestGobTextTruncates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := gobText(data, 50)
+	got, err := Text(data, 50)
 	if err != nil || !strings.HasSuffix(got, "…") || len(got) > 1100 {
-		t.Fatalf("gobText = %q, %v; want a truncated text", got, err)
+		t.Fatalf("Text = %q, %v; want a truncated text", got, err)
 	}
 }
 
@@ -99,14 +99,14 @@ func TestGobTextNeverPanics(t *testing.T) {
 	}
 	data := buf.Bytes()
 	for i := range data {
-		_, _ = gobText(data[:i], 0)
+		_, _ = Text(data[:i], 0)
 		d := bytes.Clone(data)
 		d[i] ^= 0xff
-		_, _ = gobText(d, 0)
+		_, _ = Text(d, 0)
 		d[i] = 0x80
-		_, _ = gobText(d, 0)
+		_, _ = Text(d, 0)
 	}
-	if _, err := gobText([]byte("not gob at all"), 0); err == nil {
-		t.Error("gobText of text: no error")
+	if _, err := Text([]byte("not gob at all"), 0); err == nil {
+		t.Error("Text of text: no error")
 	}
 }
