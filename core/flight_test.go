@@ -3,7 +3,9 @@ package core_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,8 +109,15 @@ func TestLoadKeepsLeaderDeadline(t *testing.T) {
 // while another waits does not cancel it.
 func TestLoadCancelledWhenLastWaiterLeaves(t *testing.T) {
 	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
-		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
+		h := newHookDriver(d)
+		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
 		t.Cleanup(func() { m.Close() })
+		var lookups atomic.Int64 // reads of the entry: a caller about to join the flight
+		h.setAfter(func(_ context.Context, op, key string) {
+			if op == "get" && !strings.HasSuffix(key, ":~gen") {
+				lookups.Add(1)
+			}
+		})
 		started := make(chan struct{}, 1)
 		cancelled := make(chan error, 1)
 		var calls counter
@@ -129,7 +138,8 @@ func TestLoadCancelledWhenLastWaiterLeaves(t *testing.T) {
 		go func() { _, err := get.Get(ctx1, 1); errs <- err }()
 		<-started
 		go func() { _, err := get.Get(ctx2, 1); errs <- err }()
-		time.Sleep(100 * time.Millisecond) // let the second caller join the flight
+		eventually(t, "the second caller's lookup", func() bool { return lookups.Load() == 2 })
+		time.Sleep(50 * time.Millisecond) // from its lookup to the flight
 		cancel1()
 		if err := <-errs; !errors.Is(err, context.Canceled) {
 			t.Fatalf("first caller = %v, want context.Canceled", err)
