@@ -205,10 +205,10 @@ func (w *worker) count(f func(r *report)) {
 // processes committed longer than the generation refresh interval (plus a
 // timeout for the refresh's read) ago: how long InvalidateAll may take to
 // reach another process, as WithGenerationRefresh documents.
-func (w *worker) committed(ctx context.Context, k int) (ver, epoch int64, err error) {
+func (w *worker) committed(ctx context.Context, k int) (ver, epoch int64, peer bool, err error) {
 	epoch = w.localEpoch.Load()
 	if w.cfg.near {
-		return w.localVer[k].Load(), epoch, nil
+		return w.localVer[k].Load(), epoch, false, nil
 	}
 	cutoff := time.Now().Add(-w.cfg.genRefresh - w.cfg.timeout).UnixMilli()
 	pipe := w.source.Pipeline()
@@ -220,16 +220,18 @@ func (w *worker) committed(ctx context.Context, k int) (ver, epoch int64, err er
 		}))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	ver, _ = strconv.ParseInt(get.Val(), 10, 64)
 	for _, r := range ranges {
 		for _, e := range r.Val() {
 			n, _ := strconv.ParseInt(e, 10, 64)
-			epoch = max(epoch, n)
+			if n > epoch {
+				epoch, peer = n, true
+			}
 		}
 	}
-	return ver, epoch, nil
+	return ver, epoch, peer, nil
 }
 
 func zipf(seed uint64, keys int) *rand.Zipf {
@@ -241,7 +243,7 @@ func (w *worker) read(ctx context.Context, seed uint64) {
 	z := zipf(seed, w.cfg.keys)
 	for ctx.Err() == nil {
 		k := int(z.Uint64())
-		cver, cepoch, err := w.committed(ctx, k)
+		cver, cepoch, peer, err := w.committed(ctx, k)
 		if err != nil {
 			continue // the source is never down; ctx ended
 		}
@@ -264,10 +266,20 @@ func (w *worker) read(ctx context.Context, seed uint64) {
 				why = fmt.Sprintf("key %d returned the value of key %d", k, v.Key)
 			case v.Version < cver:
 				r.Stale++
-				why = fmt.Sprintf("key %d: version %d, but %d was committed before the Get began", k, v.Version, cver)
+				kind := "loaded"
+				if v.Set {
+					kind = "set"
+				}
+				why = fmt.Sprintf("key %d: version %d (%s %v before the Get began), but %d was committed before the Get began",
+					k, v.Version, kind, start.Sub(time.Unix(0, v.At)).Round(time.Millisecond), cver)
 			case !v.Set && v.Epoch < cepoch:
 				r.Stale++
-				why = fmt.Sprintf("key %d: loaded in epoch %d, but an InvalidateAll of epoch %d bound the Get", k, v.Epoch, cepoch)
+				who := "this process's"
+				if peer {
+					who = "the other process's (committed over " + (w.cfg.genRefresh + w.cfg.timeout).String() + " before)"
+				}
+				why = fmt.Sprintf("key %d: loaded in epoch %d, %v before the Get began, but %s InvalidateAll of epoch %d bound the Get",
+					k, v.Epoch, start.Sub(time.Unix(0, v.At)).Round(time.Millisecond), who, cepoch)
 			case start.Sub(time.Unix(0, v.At)) > w.cfg.ttl+w.cfg.timeout:
 				r.Expired++
 				why = fmt.Sprintf("key %d: value %v old at the Get's start; ttl %v", k, start.Sub(time.Unix(0, v.At)).Round(time.Millisecond), w.cfg.ttl)
