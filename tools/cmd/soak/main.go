@@ -164,6 +164,7 @@ func coordinate(cfg config, dir string, restarts bool) error {
 	}
 	drivers := []string{"goredis", "radix"}
 	results := make(chan result, len(drivers))
+	var procs []*os.Process
 	for i, drv := range drivers {
 		args := []string{
 			"-worker", drv, "-cache", cache.Addr, "-source", source.Addr,
@@ -189,6 +190,7 @@ func coordinate(cfg config, dir string, restarts bool) error {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("worker %s: %w", drv, err)
 		}
+		procs = append(procs, cmd.Process)
 		go func(drv string) {
 			var r report
 			var last string
@@ -241,8 +243,21 @@ func coordinate(cfg config, dir string, restarts bool) error {
 	var total report
 	var failures []string
 	var parts []string
+	// A worker that hangs (a Get or a Close that never returns) must not
+	// hang CI: past a grace period it is killed, and the soak fails.
+	grace := time.NewTimer(time.Until(end) + time.Minute)
+	defer grace.Stop()
 	for range drivers {
-		res := <-results
+		var res result
+		select {
+		case res = <-results:
+		case <-grace.C:
+			for _, p := range procs {
+				_ = p.Kill()
+			}
+			res = <-results
+			res.err = fmt.Errorf("a worker did not finish within a minute of the end and was killed: %v", res.err)
+		}
 		if res.err != nil {
 			failures = append(failures, res.err.Error())
 		}
