@@ -344,7 +344,7 @@ func TestClusterFailover(t *testing.T) {
 			if misses*100 > h.calls {
 				t.Errorf("keys on the healthy primaries missed %d of %d calls during the failover; want at most 1%%", misses, h.calls)
 			}
-			result(t, "failover", dk.name, s, len(l.errorsReported()), rec)
+			result(t, "failover", dk.name, s, l.loads.Load(), len(l.errorsReported()), rec)
 			checkGoroutines(t, base)
 		})
 	}

@@ -114,7 +114,7 @@ func TestMaxmemoryNoeviction(t *testing.T) {
 			if st.RedisErrors == 0 {
 				t.Errorf("Stats.RedisErrors = 0 after %d refused writes", oom)
 			}
-			result(t, "maxmemory-noeviction", dk.name, s, len(reported), -1)
+			result(t, "maxmemory-noeviction", dk.name, s, l.loads.Load(), len(reported), -1)
 			checkGoroutines(t, base)
 		})
 	}
