@@ -47,7 +47,7 @@ func defaultConfig() config {
 		genRefresh:  time.Second,
 		maxKeyLen:   128,
 		breakerFail: 5,
-		breakerWait: time.Second,
+		breakerWait: 250 * time.Millisecond,
 		fenceWindow: 30 * time.Second,
 	}
 }
@@ -173,10 +173,22 @@ func WithMaxKeyLength(n int) Option { return func(c *config) { c.maxKeyLen = max
 
 // WithBreaker sets the circuit breaker: after failures consecutive Redis
 // failures it opens, and calls skip Redis for cooldown; then one call
-// probes, and a success closes it. Consecutive timeouts must also span
-// twice the call timeout ([WithTimeout]), so that a burst of callers
-// queueing for the connection pool does not open it. failures <= 0 turns
-// the breaker off. The default is 5 failures and 1s.
+// probes, and a success closes it, while a failure opens it for another
+// cooldown. A probe that has not reported after the cooldown (or twice
+// the call timeout, when that is longer) is replaced by the next call.
+// Consecutive timeouts must also span twice the call timeout
+// ([WithTimeout]), so that a burst of callers queueing for the connection
+// pool does not open it. failures <= 0 turns the breaker off.
+//
+// The default is 5 failures and 250ms. The cooldown bounds how long the
+// cache stays off after Redis is back (about one cooldown, plus the
+// driver's reconnection), and each probe of a Redis that is still down
+// costs one call at most one timeout: a longer cooldown probes less and
+// recovers later.
+//
+// Each driver, and each node of a cluster (a driver that implements
+// conn.NodeRouter), has its own breaker. Given to [Memoize], WithBreaker
+// (like WithTimeout) gives the function breakers of its own.
 func WithBreaker(failures int, cooldown time.Duration) Option {
 	return func(c *config) { c.breakerFail, c.breakerWait = failures, max(cooldown, 0) }
 }
