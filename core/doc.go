@@ -23,11 +23,15 @@
 //	loader error                        returned, not cached
 //	loader error, negative caching on   returned and cached for the negative ttl; later calls get a *CachedError
 //	loader panic                        every waiter gets a *PanicError (errors.Is ErrPanic); nothing is cached; the process lives
+//	panic in BeforeSave, AfterLoad,     the loader's value; the panic is reported as a *PanicError
+//	  a Store or the error handler        (the handler's own is counted); the process lives
 //	zero value or nil result            cached, and comes back as it went in (as far as the codec keeps it)
 //	concurrent misses of one key        one loader call, every caller gets its result
 //	caller's ctx ends while waiting     ctx.Err() at once; the load goes on for the others and the cache
 //	Redis down, slow or refusing        the loader's value; the trouble goes to the error handler and Stats
 //	Redis keeps failing                 the circuit breaker opens: calls skip Redis at no cost until a probe succeeds
+//	one cluster primary down            only that node's breaker opens: the other nodes' keys keep hitting
+//	during and after Close              the loader's result or error, never the Manager's own error
 //	entry corrupt, foreign or other codec   a miss, reported as ErrCorruptEntry, and overwritten
 //	stale entry (stale-while-revalidate)    the stale value at once, one background reload
 //	InvalidateAll, then a call          a miss (the generation changed)
