@@ -78,7 +78,7 @@ import (
 
 // command is one subcommand of redcache.
 type command struct {
-	// name is what the user types: "keys", "bench".
+	// name is what the user types: "keys", "stats".
 	name string
 	// summary is one line for the list of commands, lower case, no period.
 	summary string
