@@ -246,3 +246,24 @@ func (s *breakerSet) each(fn func(*breaker)) {
 		return true
 	})
 }
+
+// forgetDriver releases what a memoized function keeps for d (its
+// generation and its flights there) once the Manager found d unused: a
+// driver per tenant, opened on demand and dropped, must not leave state
+// behind for good.
+func (w weakEngine[V]) forgetDriver(d conn.Driver) {
+	if e := w.p.Value(); e != nil {
+		e.gens.release(d)
+	}
+}
+
+// release drops the state kept for d. A call that resolves d again starts
+// afresh: it reads the generation from Redis, which only moves forward.
+func (g *genStates) release(d conn.Driver) {
+	if f := g.first.Load(); f != nil && f.d == d {
+		g.first.CompareAndSwap(f, nil)
+	}
+	if t := reflect.TypeOf(d); t != nil && t.Comparable() {
+		g.others.Delete(d)
+	}
+}
