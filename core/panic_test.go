@@ -159,3 +159,43 @@ func TestCallbackPanicsAreRecovered(t *testing.T) {
 		})
 	})
 }
+
+// explosive is a value whose JSON encoding panics, as a user's
+// MarshalJSON may: the codec runs while a load's result is written, on
+// the load's own goroutine, and must not take the process down.
+type explosive struct{ N int }
+
+func (explosive) MarshalJSON() ([]byte, error) { panic("marshal exploded") }
+
+func TestCodecPanicDuringTheWrite(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		log, calls := &errorLog{}, &counter{}
+		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
+			core.WithCodec(codec.JSON), core.WithErrorHandler(log.handler))
+		t.Cleanup(func() { m.Close() })
+		memo := core.Memoize(m, "explosive", func(_ context.Context, i int) (explosive, error) {
+			calls.inc()
+			return explosive{i}, nil
+		})
+		for i := 0; i < 2; i++ {
+			if v, err := memo.Get(ctx, 1); err != nil || v.N != 1 {
+				t.Fatalf("Get = %v, %v; want the loader's value", v, err)
+			}
+		}
+		if calls.n() != 2 {
+			t.Fatalf("%d loads; a value that cannot be written is loaded again", calls.n())
+		}
+		// The codecs turn a panic of the value's own encoding into an
+		// encoding error.
+		for _, err := range log.all() {
+			var ce *core.Error
+			if !errors.As(err, &ce) || ce.Op != core.OpEncode {
+				t.Fatalf("reported %v; want encoding errors", err)
+			}
+		}
+		if n := len(log.all()); n != 2 {
+			t.Fatalf("%d reports, want one per write", n)
+		}
+	})
+}
