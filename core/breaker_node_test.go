@@ -120,6 +120,7 @@ func TestBreakerPerClusterNode(t *testing.T) {
 			pausedAt := time.Now()
 			t.Cleanup(func() { time.Sleep(time.Until(pausedAt.Add(pause + 100*time.Millisecond))) })
 
+			statsBefore := m.Stats()
 			before := map[int]int{}
 			for k, v := range loads {
 				before[k] = v
@@ -136,7 +137,10 @@ func TestBreakerPerClusterNode(t *testing.T) {
 			if time.Since(pausedAt) > pause {
 				t.Fatal("the calls outlasted the pause: nothing was bounded")
 			}
-			if s := m.Stats(); s.Breaker != core.BreakerOpen {
+			s := m.Stats()
+			t.Logf("while %s was paused: %d hits, %d bypassed, %d loads, %d Redis errors", paused,
+				s.Hits-statsBefore.Hits, s.Bypassed-statsBefore.Bypassed, s.Loads-statsBefore.Loads, s.RedisErrors-statsBefore.RedisErrors)
+			if s.Breaker != core.BreakerOpen {
 				t.Fatalf("Stats().Breaker = %v: the paused node's breaker did not open", s.Breaker)
 			}
 			for _, n := range nodes {
