@@ -91,8 +91,9 @@ type PanicError struct {
 	Value any    // what the callback panicked with
 	Stack []byte // the callback's stack at the panic
 	// Callback names what panicked: "" for the loader, else "BeforeSave",
-	// "AfterLoad", "Store.Load", "Store.Save", "Store.SaveIf" or
-	// "Store.Delete".
+	// "AfterLoad", "Store.Load", "Store.Save", "Store.SaveIf",
+	// "Store.Delete", or "Driver" for a panic inside the conn.Driver a
+	// load stored or looked up through.
 	Callback string
 }
 

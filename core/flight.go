@@ -239,7 +239,9 @@ func (m *Manager) loadContext(ctx context.Context, keepDeadline bool, limit time
 // runFlight is a flight's work: look again when a load just stored, run
 // the loader, hand its result to the waiters, then write it.
 func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c *flightCall, key string, p pending, load func(context.Context) (V, error)) {
+	delivered, ended := false, false
 	end := func() {
+		ended = true
 		if g != nil {
 			g.finish(fk, c)
 		} else {
@@ -247,6 +249,7 @@ func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c 
 		}
 	}
 	deliver := func(val any, err error) {
+		delivered = true
 		if g != nil {
 			g.loaded(c, val, err)
 		} else {
@@ -254,6 +257,28 @@ func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c 
 			close(c.done)
 		}
 	}
+	defer func() {
+		// User callbacks and the loader recover on their own; this is for
+		// a panic in a driver or a Store's Redis calls. On the flight's
+		// own goroutine nothing above could recover it, and a flight left
+		// registered would hand its waiters nothing forever: end it, and
+		// report the panic as a step of the cache.
+		r := recover()
+		if r == nil {
+			return
+		}
+		perr := &PanicError{Value: r, Stack: debug.Stack(), Callback: "Driver"}
+		op := OpLoad
+		if delivered {
+			op = OpSave
+		} else {
+			deliver(nil, perr)
+		}
+		if !ended {
+			end()
+		}
+		e.m.report(ctx, &e.cfg, op, e.name, key, perr)
+	}()
 	if p.store && !p.cc.refresh && e.storedSlot(key).Load() >= p.cc.since {
 		// A caller that missed just before another caller's load stored
 		// its value can reach the flight after that load ended: when a

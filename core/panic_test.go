@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,6 +197,44 @@ func TestCodecPanicDuringTheWrite(t *testing.T) {
 		}
 		if n := len(log.all()); n != 2 {
 			t.Fatalf("%d reports, want one per write", n)
+		}
+	})
+}
+
+// A panic inside the driver while a load stores its value happens on the
+// flight's own goroutine (the caller's context can be cancelled), where
+// nothing else could recover it. The callers still get the loader's
+// value, the panic is reported, and the flight ends: the next call loads
+// again rather than waiting on a flight that never finishes.
+func TestDriverPanicDuringTheWrite(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		hd := newHookDriver(d)
+		hd.setBefore(func(_ context.Context, op, key string) error {
+			// The entry's write only: the generation is read on the
+			// caller's goroutine, where a panic is the caller's to see.
+			if (op == "setnx" || op == "set" || op == "eval") && !strings.HasSuffix(key, "~gen") {
+				panic("driver exploded")
+			}
+			return nil
+		})
+		log, calls := &errorLog{}, &counter{}
+		m := core.New(core.WithDriver(hd), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
+			core.WithErrorHandler(log.handler))
+		t.Cleanup(func() { m.Close() })
+		memo := core.Memoize(m, "driverpanic", func(_ context.Context, i int) (int, error) { calls.inc(); return i + 1, nil })
+		for i := 0; i < 2; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			v, err := memo.Get(ctx, 41)
+			cancel()
+			if err != nil || v != 42 {
+				t.Fatalf("Get = %v, %v; want the loader's value 42", v, err)
+			}
+		}
+		if calls.n() != 2 {
+			t.Fatalf("%d loads; want 2 (nothing was stored, and the flight ended)", calls.n())
+		}
+		if pe := reportedPanic(log, core.OpSave, "Driver"); pe == nil || pe.Value != "driver exploded" {
+			t.Fatalf("reported %v; want the driver's panic as a *PanicError, op save", log.all())
 		}
 	})
 }
