@@ -108,7 +108,7 @@ func redisDown(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 		core.WithDriver(d),
 		core.WithErrorHandler(r.handle),
 		core.WithTimeout(100*time.Millisecond), // the default: a bound on every Redis call
-		core.WithBreaker(5, time.Second),       // the default: open after 5 failures in a row, for 1s
+		core.WithBreaker(5, time.Second),       // open after 5 failures in a row, for 1s (the default cooldown is 250ms)
 	)
 	defer m.Close()
 	sq := core.Memoize(m, "failure.square", square)
