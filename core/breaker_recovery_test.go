@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/core"
 )
 
@@ -17,12 +18,12 @@ import (
 func TestHitsComeBackAfterRestart(t *testing.T) {
 	for _, name := range []string{"goredis", "radix"} {
 		t.Run(name, func(t *testing.T) {
-			r := startOwnRedis(t)
+			r := conntest.StartRedis(t)
 			var d conn.Driver
 			if name == "goredis" {
-				d = openGoredis(t, "redis://"+r.addr)
+				d = openGoredis(t, "redis://"+r.Addr())
 			} else {
-				d = openRadix(t, "redis://"+r.addr)
+				d = openRadix(t, "redis://"+r.Addr())
 			}
 			m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t))) // the default timeout and breaker
 			t.Cleanup(func() { m.Close() })
@@ -44,11 +45,11 @@ func TestHitsComeBackAfterRestart(t *testing.T) {
 			t.Cleanup(func() { stop.Store(true) })
 			eventually(t, "hits on a healthy Redis", func() bool { return m.Stats().Hits > 10 })
 
-			r.stop()
+			r.Kill()
 			eventually(t, "the breaker to open", func() bool { return m.Stats().Breaker == core.BreakerOpen })
 			// A few failed probes, and Redis back at any point of a cooldown.
 			time.Sleep(1200*time.Millisecond + time.Duration(rand.Int64N(int64(time.Second))))
-			r.start() // returns once the port accepts connections
+			r.Start() // returns once the server answers PING
 			back := time.Now()
 			hits := m.Stats().Hits
 			eventually(t, "hits after the restart", func() bool { return m.Stats().Hits > hits })

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/core"
 )
 
@@ -40,14 +41,14 @@ func TestConsistencySoak(t *testing.T) {
 	})
 	for _, kind := range driverKinds {
 		t.Run(kind.name+"/restarts", func(t *testing.T) {
-			r := startOwnRedis(t)
-			d := kind.open(t, "redis://"+r.addr)
+			r := conntest.StartRedis(t)
+			d := kind.open(t, "redis://"+r.Addr())
 			runSoak(t, d, r)
 		})
 	}
 }
 
-func runSoak(t *testing.T, d conn.Driver, restarts *ownRedis) {
+func runSoak(t *testing.T, d conn.Driver, restarts *conntest.Process) {
 	const keys = 16
 	var source, done [keys]atomic.Int64 // the source's version; the version every later read must see
 	// Writers of one key take turns, as an application updating a row and
@@ -175,7 +176,7 @@ func runSoak(t *testing.T, d conn.Driver, restarts *ownRedis) {
 					return
 				case <-time.After(time.Duration(200+rand.IntN(400)) * time.Millisecond):
 				}
-				restarts.restart()
+				restarts.Restart()
 			}
 		}()
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/core"
 )
 
@@ -145,8 +146,8 @@ func TestFenceWindow(t *testing.T) {
 func TestFenceRestartBetweenMissAndStore(t *testing.T) {
 	for _, kind := range driverKinds {
 		t.Run(kind.name, func(t *testing.T) {
-			r := startOwnRedis(t)
-			d := kind.open(t, "redis://"+r.addr)
+			r := conntest.StartRedis(t)
+			d := kind.open(t, "redis://"+r.Addr())
 			ctx := testCtx(t)
 			prefix := uniquePrefix(t)
 			l := newBlockingLoader(1)
@@ -166,7 +167,7 @@ func TestFenceRestartBetweenMissAndStore(t *testing.T) {
 			if err := there.Invalidate(ctx, "k"); err != nil {
 				t.Fatal(err)
 			}
-			r.restart()
+			r.Restart()
 			close(l.release)
 			if v := <-done; v != 1 {
 				t.Fatalf("the load in flight returned %d, want 1", v)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/core"
 )
 
@@ -26,8 +27,8 @@ func TestFlightsPerDriver(t *testing.T) {
 			if tg.name == "memory" {
 				dB = tg.open(t) // another, empty, in-memory Redis
 			} else {
-				other := startOwnRedis(t)
-				dB = openLike(t, tg.name, "redis://"+other.addr)
+				other := conntest.StartRedis(t)
+				dB = openLike(t, tg.name, "redis://"+other.Addr())
 			}
 			ctx := testCtx(t)
 			m := core.New(core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t))) // the driver comes from the context

@@ -22,7 +22,7 @@ import (
 // test starts on loopback, with a node timeout of 2 s, so that it may kill
 // a primary and watch its replica take over.
 type ownedCluster struct {
-	nodes []*ownedRedis
+	nodes []*conntest.Process
 }
 
 func startCluster(t *testing.T) *ownedCluster {
@@ -33,7 +33,7 @@ func startCluster(t *testing.T) *ownedCluster {
 	c := &ownedCluster{}
 	var addrs []string
 	for range 6 {
-		r := startRedis(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+		r := conntest.StartRedis(t, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
 			"--cluster-replica-validity-factor", "0", "--cluster-config-file", "nodes.conf")
 		c.nodes = append(c.nodes, r)
 		addrs = append(addrs, r.Addr())
@@ -76,7 +76,7 @@ func nodeDo(addr string, args ...any) (any, error) {
 
 // healthy reports whether every live node (all but dead) says the cluster
 // is ok and has 3 primaries each with an in-sync replica, unless dead.
-func (c *ownedCluster) healthy(t *testing.T, dead *ownedRedis) bool {
+func (c *ownedCluster) healthy(t *testing.T, dead *conntest.Process) bool {
 	t.Helper()
 	for _, n := range c.nodes {
 		if n == dead {
@@ -110,7 +110,7 @@ func (c *ownedCluster) healthy(t *testing.T, dead *ownedRedis) bool {
 }
 
 // primaryOf returns the node that is the primary serving key.
-func (c *ownedCluster) primaryOf(t *testing.T, key string) *ownedRedis {
+func (c *ownedCluster) primaryOf(t *testing.T, key string) *conntest.Process {
 	t.Helper()
 	for _, n := range c.nodes {
 		v, err := nodeDo(n.Addr(), "INFO", "replication")
@@ -130,7 +130,7 @@ func (c *ownedCluster) primaryOf(t *testing.T, key string) *ownedRedis {
 
 // promoted waits until a live node other than dead is the primary of
 // key's slot, as the cluster itself says, and returns when.
-func (c *ownedCluster) promoted(t *testing.T, dead *ownedRedis, key string, limit time.Duration) time.Time {
+func (c *ownedCluster) promoted(t *testing.T, dead *conntest.Process, key string, limit time.Duration) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -235,7 +235,7 @@ func TestClusterFailover(t *testing.T) {
 		}()
 	}
 	time.Sleep(300 * time.Millisecond)
-	victim.kill()
+	victim.Kill()
 	killed := time.Now()
 	promotedAt := c.promoted(t, victim, keys[0], 30*time.Second)
 	t.Logf("fault %-28s replica promoted %v after the SIGKILL", "cluster primary SIGKILL", promotedAt.Sub(killed).Round(time.Millisecond))

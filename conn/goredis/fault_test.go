@@ -346,22 +346,22 @@ func recoverTime(t *testing.T, d conn.Driver, key string, since time.Time, limit
 func TestStalledServer(t *testing.T) {
 	stalls := []struct {
 		name  string
-		stall func(r *ownedRedis)
-		end   func(r *ownedRedis)
+		stall func(r *conntest.Process)
+		end   func(r *conntest.Process)
 	}{
-		{"SIGSTOP", func(r *ownedRedis) { r.signal(syscall.SIGSTOP) }, func(r *ownedRedis) { r.signal(syscall.SIGCONT) }},
-		{"CLIENT PAUSE", func(r *ownedRedis) {
-			r.send(context.Background(), "CLIENT PAUSE 1500 ALL")
+		{"SIGSTOP", func(r *conntest.Process) { r.Stop() }, func(r *conntest.Process) { r.Cont() }},
+		{"CLIENT PAUSE", func(r *conntest.Process) {
+			r.Send("CLIENT", "PAUSE", "1500", "ALL")
 			time.Sleep(50 * time.Millisecond)
-		}, func(r *ownedRedis) { time.Sleep(1500 * time.Millisecond) }},
-		{"DEBUG SLEEP", func(r *ownedRedis) {
-			r.send(context.Background(), "DEBUG SLEEP 1.5")
+		}, func(r *conntest.Process) { time.Sleep(1500 * time.Millisecond) }},
+		{"DEBUG SLEEP", func(r *conntest.Process) {
+			r.Send("DEBUG", "SLEEP", "1.5")
 			time.Sleep(50 * time.Millisecond)
-		}, func(r *ownedRedis) { time.Sleep(1500 * time.Millisecond) }},
+		}, func(r *conntest.Process) { time.Sleep(1500 * time.Millisecond) }},
 	}
 	for _, s := range stalls {
 		t.Run(s.name, func(t *testing.T) {
-			r := startRedis(t)
+			r := conntest.StartRedis(t)
 			d, err := goredis.Open("redis://" + r.Addr())
 			must(t, err)
 			t.Cleanup(func() { _ = d.Close() })
@@ -399,13 +399,13 @@ func TestStalledServer(t *testing.T) {
 }
 
 func TestCloseDuringStall(t *testing.T) {
-	r := startRedis(t)
+	r := conntest.StartRedis(t)
 	d, err := goredis.Open("redis://" + r.Addr())
 	must(t, err)
 	key := "goredis-test:close-stall"
 	callAll(t, d, key, stallCallers, 5*time.Second, 5*time.Second)
-	r.signal(syscall.SIGSTOP)
-	t.Cleanup(func() { r.signal(syscall.SIGCONT) })
+	r.Stop()
+	t.Cleanup(func() { r.Cont() })
 
 	var wg sync.WaitGroup
 	returned := make(chan time.Time, stallCallers)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/conn/goredis"
 )
 
@@ -22,7 +23,7 @@ const recoveryBound = time.Second
 func TestRecoveryAfterRestart(t *testing.T) {
 	for _, down := range []time.Duration{200 * time.Millisecond, 1500 * time.Millisecond} {
 		t.Run("down "+down.String(), func(t *testing.T) {
-			r := startRedis(t)
+			r := conntest.StartRedis(t)
 			d, err := goredis.Open("redis://" + r.Addr())
 			must(t, err)
 			t.Cleanup(func() { _ = d.Close() })
@@ -67,7 +68,10 @@ func TestRecoveryAfterRestart(t *testing.T) {
 				}()
 			}
 			time.Sleep(200 * time.Millisecond)
-			back := r.restart(down)
+			r.Kill()
+			time.Sleep(down)
+			r.Start()
+			back := time.Now()
 			restarted.Store(back.UnixNano())
 			deadline := time.Now().Add(5 * time.Second)
 			for firstOK.Load() == 0 && time.Now().Before(deadline) {
@@ -94,13 +98,13 @@ func TestRecoveryAfterRestart(t *testing.T) {
 // with a circuit breaker sends one probe after its cooldown; a driver that
 // still answers with the outage's error sends it into one more cooldown.
 func TestFirstCallAfterRestart(t *testing.T) {
-	r := startRedis(t)
+	r := conntest.StartRedis(t)
 	d, err := goredis.Open("redis://" + r.Addr())
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	key := "goredis-test:first-call"
 	must(t, d.Set(ctxT(t), key, []byte("v"), time.Minute))
-	r.kill()
+	r.Kill()
 
 	// A load of 32 callers for 1.5 s of outage: far more failed calls
 	// than the pool has connections.
@@ -124,7 +128,7 @@ func TestFirstCallAfterRestart(t *testing.T) {
 	wg.Wait()
 	st.log(t, "Redis down")
 
-	r.start()
+	r.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
@@ -140,13 +144,13 @@ func TestFirstCallAfterRestart(t *testing.T) {
 // dials in the background while Redis is down: none of those dials may
 // turn into a failure once Redis is back.
 func TestFirstCallAfterRestartIdleConns(t *testing.T) {
-	r := startRedis(t)
+	r := conntest.StartRedis(t)
 	d, err := goredis.Open("redis://" + r.Addr() + "?min_idle_conns=4&pool_size=8")
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	key := "goredis-test:first-call-idle"
 	must(t, d.Set(ctxT(t), key, []byte("v"), time.Minute))
-	r.kill()
+	r.Kill()
 	var st faultStats
 	for range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -158,7 +162,7 @@ func TestFirstCallAfterRestartIdleConns(t *testing.T) {
 	}
 	st.log(t, "Redis down, idle conns")
 	time.Sleep(300 * time.Millisecond) // the pool refills its idle connections
-	r.start()
+	r.Start()
 	for i := range 8 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err = d.Get(ctx, key)

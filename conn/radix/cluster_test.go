@@ -73,7 +73,7 @@ func TestNodeOf(t *testing.T) {
 // ownedCluster is a Redis Cluster of primaries without replicas that a
 // test starts, so that it may move slots and kill nodes.
 type ownedCluster struct {
-	nodes []*ownedRedis
+	nodes []*conntest.Process
 	ids   []string
 }
 
@@ -90,12 +90,12 @@ func startCluster(t *testing.T, n int) *ownedCluster {
 	t.Helper()
 	c := &ownedCluster{}
 	for i := 0; i < n; i++ {
-		c.nodes = append(c.nodes, startRedis(t, clusterNodeArgs...))
+		c.nodes = append(c.nodes, conntest.StartRedis(t, clusterNodeArgs...))
 	}
 	ctx := ctxT(t)
 	per := conn.SlotCount / n
 	for i, r := range c.nodes {
-		d := openT(t, "redis://"+r.addr)
+		d := openT(t, "redis://"+r.Addr())
 		id, err := d.Do(ctx, "CLUSTER", "MYID")
 		must(t, err)
 		c.ids = append(c.ids, id.(string))
@@ -106,7 +106,7 @@ func startCluster(t *testing.T, n int) *ownedCluster {
 		_, err = d.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi)
 		must(t, err)
 		if i > 0 {
-			_, err = d.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.nodes[0].port)
+			_, err = d.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.nodes[0].Port())
 			must(t, err)
 		}
 	}
@@ -137,19 +137,19 @@ func (c *ownedCluster) agreed(t *testing.T, skip []int) (bool, string) {
 		if contains(skip, i) {
 			continue
 		}
-		d := openT(t, "redis://"+r.addr)
+		d := openT(t, "redis://"+r.Addr())
 		info, err := d.Do(ctxT(t), "CLUSTER", "INFO")
 		if err != nil {
 			return false, err.Error()
 		}
 		if !strings.Contains(info.(string), "cluster_state:ok") {
-			return false, r.addr + " not ok"
+			return false, r.Addr() + " not ok"
 		}
 		owners := slotOwners(t, d)
 		if i == 0 || (len(skip) > 0 && i == 1 && contains(skip, 0)) {
 			first = owners
 		} else if owners != first {
-			return false, r.addr + " sees another slot map"
+			return false, r.Addr() + " sees another slot map"
 		}
 		_ = d.Close()
 	}
@@ -173,7 +173,7 @@ func (c *ownedCluster) moveSlot(t *testing.T, slot int64, to int, skip ...int) {
 		if contains(skip, i) {
 			continue
 		}
-		d := openT(t, "redis://"+r.addr)
+		d := openT(t, "redis://"+r.Addr())
 		_, err := d.Do(ctxT(t), "CLUSTER", "SETSLOT", slot, "NODE", c.ids[to])
 		must(t, err)
 		_ = d.Close()
@@ -197,18 +197,18 @@ func keyOn(t *testing.T, d *radix.Driver, addr string) (string, int64) {
 // that meets the MOVED redirection succeeds, and NodeOf follows at once.
 func TestSlotMapFollowsMoved(t *testing.T) {
 	c := startCluster(t, 3)
-	d := openT(t, "redis://"+c.nodes[0].addr+"?cluster=true")
+	d := openT(t, "redis://"+c.nodes[0].Addr()+"?cluster=true")
 	ctx := ctxT(t)
-	k, slot := keyOn(t, d, c.nodes[1].addr)
+	k, slot := keyOn(t, d, c.nodes[1].Addr())
 	c.moveSlot(t, slot, 2)
 	c.waitAgreed(t)
 
-	if got := d.NodeOf(k); got != c.nodes[1].addr {
-		t.Fatalf("NodeOf before any call = %q, want the old owner %s (no network call)", got, c.nodes[1].addr)
+	if got := d.NodeOf(k); got != c.nodes[1].Addr() {
+		t.Fatalf("NodeOf before any call = %q, want the old owner %s (no network call)", got, c.nodes[1].Addr())
 	}
 	must(t, d.Set(ctx, k, []byte("v"), time.Minute))
-	if got := d.NodeOf(k); got != c.nodes[2].addr {
-		t.Fatalf("NodeOf after a MOVED = %q, want the new owner %s", got, c.nodes[2].addr)
+	if got := d.NodeOf(k); got != c.nodes[2].Addr() {
+		t.Fatalf("NodeOf after a MOVED = %q, want the new owner %s", got, c.nodes[2].Addr())
 	}
 	got, err := d.Get(ctx, k)
 	must(t, err)
@@ -223,10 +223,10 @@ func TestSlotMapFollowsMoved(t *testing.T) {
 // succeed within a second, long before radix's periodic refresh.
 func TestSlotMapFollowsFailedNode(t *testing.T) {
 	c := startCluster(t, 3)
-	d := openT(t, "redis://"+c.nodes[0].addr+"?cluster=true")
-	k, slot := keyOn(t, d, c.nodes[2].addr)
+	d := openT(t, "redis://"+c.nodes[0].Addr()+"?cluster=true")
+	k, slot := keyOn(t, d, c.nodes[2].Addr())
 	c.moveSlot(t, slot, 0, 2) // node 2 is not told: it is about to die
-	c.nodes[2].kill()
+	c.nodes[2].Kill()
 	killed := time.Now()
 
 	st := &faultStats{}
@@ -253,8 +253,8 @@ func TestSlotMapFollowsFailedNode(t *testing.T) {
 	if rec > time.Second {
 		t.Errorf("calls on the moved slot came back after %v, want within 1 s", rec)
 	}
-	if got := d.NodeOf(k); got != c.nodes[0].addr {
-		t.Errorf("NodeOf = %q, want the new owner %s", got, c.nodes[0].addr)
+	if got := d.NodeOf(k); got != c.nodes[0].Addr() {
+		t.Errorf("NodeOf = %q, want the new owner %s", got, c.nodes[0].Addr())
 	}
 }
 
@@ -265,17 +265,17 @@ func (c *ownedCluster) addReplicas(t *testing.T) {
 	ctx := ctxT(t)
 	n := len(c.nodes)
 	for i := 0; i < n; i++ {
-		r := startRedis(t, clusterNodeArgs...)
-		d := openT(t, "redis://"+r.addr)
+		r := conntest.StartRedis(t, clusterNodeArgs...)
+		d := openT(t, "redis://"+r.Addr())
 		id, err := d.Do(ctx, "CLUSTER", "MYID")
 		must(t, err)
-		_, err = d.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.nodes[0].port)
+		_, err = d.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.nodes[0].Port())
 		must(t, err)
 		c.nodes = append(c.nodes, r)
 		c.ids = append(c.ids, id.(string))
 	}
 	for i := n; i < 2*n; i++ {
-		d := openT(t, "redis://"+c.nodes[i].addr)
+		d := openT(t, "redis://"+c.nodes[i].Addr())
 		deadline := time.Now().Add(20 * time.Second)
 		for { // the replica must know its primary first
 			_, err := d.Do(ctx, "CLUSTER", "REPLICATE", c.ids[i-n])
@@ -283,7 +283,7 @@ func (c *ownedCluster) addReplicas(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("CLUSTER REPLICATE on %s: %v", c.nodes[i].addr, err)
+				t.Fatalf("CLUSTER REPLICATE on %s: %v", c.nodes[i].Addr(), err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -294,7 +294,7 @@ func (c *ownedCluster) addReplicas(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the replica %s did not sync", c.nodes[i].addr)
+				t.Fatalf("the replica %s did not sync", c.nodes[i].Addr())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -312,13 +312,13 @@ func TestClusterFailover(t *testing.T) {
 	}
 	c := startCluster(t, 3)
 	c.addReplicas(t)
-	d := openT(t, "redis://"+c.nodes[0].addr+"?cluster=true")
+	d := openT(t, "redis://"+c.nodes[0].Addr()+"?cluster=true")
 	ctx := ctxT(t)
-	dead, deadSlot := keyOn(t, d, c.nodes[0].addr)
-	healthy, _ := keyOn(t, d, c.nodes[1].addr)
+	dead, deadSlot := keyOn(t, d, c.nodes[0].Addr())
+	healthy, _ := keyOn(t, d, c.nodes[1].Addr())
 	must(t, d.Set(ctx, dead, []byte("v"), time.Minute))
 	must(t, d.Set(ctx, healthy, []byte("v"), time.Minute))
-	direct := openT(t, "redis://"+c.nodes[0].addr)
+	direct := openT(t, "redis://"+c.nodes[0].Addr())
 	_, err := direct.Do(ctx, "WAIT", 1, 5000) // the replica has the key
 	must(t, err)
 
@@ -355,14 +355,14 @@ func TestClusterFailover(t *testing.T) {
 	}
 
 	time.Sleep(100 * time.Millisecond)
-	c.nodes[0].kill()
+	c.nodes[0].Kill()
 	killed := time.Now()
 	// The promotion, as a surviving primary sees it.
-	watch := openT(t, "redis://"+c.nodes[1].addr)
+	watch := openT(t, "redis://"+c.nodes[1].Addr())
 	var promoted time.Time
 	for promoted.IsZero() {
 		owners := slotOwners(t, watch)
-		if o := owners[deadSlot]; o != "" && o != c.nodes[0].addr {
+		if o := owners[deadSlot]; o != "" && o != c.nodes[0].Addr() {
 			promoted = time.Now()
 			break
 		}

@@ -1,15 +1,11 @@
 package radix_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,114 +13,9 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/conn/radix"
 )
-
-// ownedRedis is a redis-server process a test starts on loopback, so that
-// it may stop, kill or restart it without disturbing the servers other
-// tests share.
-type ownedRedis struct {
-	t     *testing.T
-	port  int
-	addr  string
-	dir   string
-	extra []string // more redis-server arguments
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
-}
-
-// startRedis starts a redis-server on a free loopback port, with the
-// extra arguments given; it is killed when the test ends.
-func startRedis(t *testing.T, extra ...string) *ownedRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	must(t, ln.Close())
-	r := &ownedRedis{t: t, port: port, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir(), extra: extra}
-	t.Cleanup(r.kill)
-	r.start()
-	return r
-}
-
-// start (re)starts the server on its port and waits until it answers.
-func (r *ownedRedis) start() {
-	r.t.Helper()
-	args := append([]string{
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir,
-		"--enable-debug-command", "yes", "--loglevel", "warning"}, r.extra...)
-	cmd := exec.Command("redis-server", args...)
-	must(r.t, cmd.Start())
-	r.mu.Lock()
-	r.cmd = cmd
-	r.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := r.raw("PING"); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s did not start", r.addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// signal sends sig to the server process.
-func (r *ownedRedis) signal(sig syscall.Signal) {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		must(r.t, r.cmd.Process.Signal(sig))
-	}
-}
-
-// kill ends the server at once (SIGKILL) and waits for it to be gone.
-func (r *ownedRedis) kill() {
-	r.mu.Lock()
-	cmd := r.cmd
-	r.cmd = nil
-	r.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT)
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-}
-
-// raw sends one command on a connection of its own and returns the first
-// line of the reply.
-func (r *ownedRedis) raw(args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", r.addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	if strings.HasPrefix(line, "-") {
-		return "", errors.New(strings.TrimSpace(line))
-	}
-	return strings.TrimSpace(line), nil
-}
 
 // faultStats is what a fault test measured, for the log.
 type faultStats struct {
@@ -259,41 +150,41 @@ func TestStalledServerDeadlines(t *testing.T) {
 	var hole *blackhole // the partition case's proxy
 	stalls := []struct {
 		name  string
-		stall func(t *testing.T, r *ownedRedis)
-		end   func(t *testing.T, r *ownedRedis)
+		stall func(t *testing.T, r *conntest.Process)
+		end   func(t *testing.T, r *conntest.Process)
 	}{
-		{"partition", func(t *testing.T, r *ownedRedis) {
+		{"partition", func(t *testing.T, r *conntest.Process) {
 			hole.frozen.Store(true)
-		}, func(t *testing.T, r *ownedRedis) {
+		}, func(t *testing.T, r *conntest.Process) {
 			hole.frozen.Store(false) // what was swallowed is lost: those connections stay stuck
 		}},
-		{"CLIENT PAUSE", func(t *testing.T, r *ownedRedis) {
-			if _, err := r.raw("CLIENT", "PAUSE", "2000", "ALL"); err != nil {
+		{"CLIENT PAUSE", func(t *testing.T, r *conntest.Process) {
+			if _, err := r.Do("CLIENT", "PAUSE", "2000", "ALL"); err != nil {
 				t.Fatal(err)
 			}
-		}, func(t *testing.T, r *ownedRedis) {
-			if _, err := r.raw("CLIENT", "UNPAUSE"); err != nil {
+		}, func(t *testing.T, r *conntest.Process) {
+			if _, err := r.Do("CLIENT", "UNPAUSE"); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"DEBUG SLEEP", func(t *testing.T, r *ownedRedis) {
-			go func() { _, _ = r.raw("DEBUG", "SLEEP", "2") }()
+		{"DEBUG SLEEP", func(t *testing.T, r *conntest.Process) {
+			go func() { _, _ = r.Do("DEBUG", "SLEEP", "2") }()
 			time.Sleep(50 * time.Millisecond) // let the server fall asleep
-		}, func(t *testing.T, r *ownedRedis) {
+		}, func(t *testing.T, r *conntest.Process) {
 			time.Sleep(2 * time.Second) // until it wakes up
 		}},
-		{"SIGSTOP", func(t *testing.T, r *ownedRedis) {
-			r.signal(syscall.SIGSTOP)
-		}, func(t *testing.T, r *ownedRedis) {
-			r.signal(syscall.SIGCONT)
+		{"SIGSTOP", func(t *testing.T, r *conntest.Process) {
+			r.Stop()
+		}, func(t *testing.T, r *conntest.Process) {
+			r.Cont()
 		}},
 	}
 	for _, s := range stalls {
 		t.Run(strings.ReplaceAll(s.name, " ", "_"), func(t *testing.T) {
-			r := startRedis(t)
-			addr := r.addr
+			r := conntest.StartRedis(t)
+			addr := r.Addr()
 			if s.name == "partition" {
-				hole = newBlackhole(t, r.addr)
+				hole = newBlackhole(t, r.Addr())
 				addr = hole.addr
 			}
 			d := openT(t, "redis://"+addr)
@@ -326,16 +217,16 @@ func TestStalledServerDeadlines(t *testing.T) {
 // TestCloseDuringStall closes a driver while calls hang on a stopped
 // server: Close returns, and so do the calls.
 func TestCloseDuringStall(t *testing.T) {
-	r := startRedis(t)
+	r := conntest.StartRedis(t)
 	before := runtime.NumGoroutine()
-	d, err := radix.Open(ctxT(t), "redis://"+r.addr)
+	d, err := radix.Open(ctxT(t), "redis://"+r.Addr())
 	must(t, err)
 	k := key(t, d, "closestall")
 	for i := 0; i < 8; i++ {
 		_, _ = d.Get(ctxT(t), k)
 	}
-	r.signal(syscall.SIGSTOP)
-	defer r.signal(syscall.SIGCONT)
+	r.Stop()
+	defer r.Cont()
 	errc := make(chan error, 16)
 	for i := 0; i < cap(errc); i++ {
 		go func() {
@@ -388,8 +279,8 @@ func TestCloseDuringStall(t *testing.T) {
 // after it answers again a call succeeds: within 1 s.
 func TestRecoveryAfterRestart(t *testing.T) {
 	const down = 3500 * time.Millisecond
-	r := startRedis(t)
-	d := openT(t, "redis://"+r.addr)
+	r := conntest.StartRedis(t)
+	d := openT(t, "redis://"+r.Addr())
 	k := key(t, d, "restart")
 	must(t, d.Set(ctxT(t), k, []byte("v"), time.Minute))
 
@@ -427,10 +318,10 @@ func TestRecoveryAfterRestart(t *testing.T) {
 		}()
 	}
 	time.Sleep(100 * time.Millisecond)
-	r.kill()
+	r.Kill()
 	killed := time.Now()
 	time.Sleep(down)
-	r.start() // returns once the server answers a PING
+	r.Start() // returns once the server answers a PING
 	back := time.Now()
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,10 +93,10 @@ func TestSubscriptionHalfOpen(t *testing.T) {
 		setup func(t *testing.T) (addr string, stall func())
 	}{
 		{"SIGSTOP", func(t *testing.T) (string, func()) {
-			r := startRedis(t)
-			return r.addr, func() {
-				r.signal(syscall.SIGSTOP)
-				t.Cleanup(func() { r.signal(syscall.SIGCONT) })
+			r := conntest.StartRedis(t)
+			return r.Addr(), func() {
+				r.Stop()
+				t.Cleanup(func() { r.Cont() })
 			}
 		}},
 		{"partition", func(t *testing.T) (string, func()) {
