@@ -137,19 +137,20 @@ func (g *flightGroup) forget(key string) {
 
 func refreshFlight(key string) string { return "\x00refresh:" + key }
 
-// flightKey is the flight a call joins: the key and what its lookup saw
-// there. A caller joins only a load that saw what it saw, so a caller
-// that saw a write (a tombstone, a new value) never gets the value of a
-// load that began before that write, in whatever process the write was
-// made. A forced refresh has a flight of its own.
+// flightKey is the flight a call joins: the key, the generation the call
+// read, and what its lookup saw there. A caller joins only a load that
+// saw what it saw in the same generation, so a caller that saw a write
+// (a tombstone, a new value, a new generation after InvalidateAll) never
+// gets the value of a load that began before that write, in whatever
+// process the write was made. A forced refresh has a flight of its own.
 func (e *engine[V]) flightKey(key string, p *pending) string {
 	switch {
 	case p.cc.refresh && !p.background:
 		return refreshFlight(key)
 	case p.seen != nil:
-		return key + "\x00b" + strconv.FormatUint(maphash.Bytes(e.seed, p.seen), 36)
+		return key + "\x00b" + strconv.FormatUint(p.gen, 36) + "." + strconv.FormatUint(maphash.Bytes(e.seed, p.seen), 36)
 	case p.store:
-		return key + "\x00n" // saw nothing
+		return key + "\x00n" + strconv.FormatUint(p.gen, 36) // saw nothing
 	}
 	return key + "\x00u" // could not look: Redis unavailable or skipped
 }
