@@ -149,13 +149,8 @@ func (d *Driver) convert(err error) error {
 }
 
 func convertErr(err error, closed bool) error {
-	var se resp3.SimpleError
-	if errors.As(err, &se) {
-		return &conn.ReplyError{Msg: se.S}
-	}
-	var be resp3.BlobError
-	if errors.As(err, &be) {
-		return &conn.ReplyError{Msg: string(be.B)}
+	if re := replyOf(err); re != nil {
+		return re
 	}
 	if errors.Is(err, conn.ErrClosed) {
 		return err
@@ -164,6 +159,20 @@ func convertErr(err error, closed bool) error {
 		return fmt.Errorf("%w: %w", conn.ErrClosed, err)
 	}
 	return fmt.Errorf("redcache/radix: %w", err)
+}
+
+// replyOf returns the error reply in err's chain as a *conn.ReplyError,
+// or nil when err is no reply from Redis.
+func replyOf(err error) *conn.ReplyError {
+	var se resp3.SimpleError
+	if errors.As(err, &se) {
+		return &conn.ReplyError{Msg: se.S}
+	}
+	var be resp3.BlobError
+	if errors.As(err, &be) {
+		return &conn.ReplyError{Msg: string(be.B)}
+	}
+	return nil
 }
 
 // errUnexpected reports a reply of a type its command never sends.

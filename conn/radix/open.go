@@ -153,6 +153,11 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 		client, err = pc.New(ctx, sp.network, sp.addrs[0])
 	}
 	if err != nil {
+		// A refused login (WRONGPASS, NOAUTH, NOPERM) is Redis's answer:
+		// keep it a *conn.ReplyError, as on every other call.
+		if re := replyOf(err); re != nil {
+			err = fmt.Errorf("%w (%w)", re, err)
+		}
 		return nil, fmt.Errorf("redcache/radix: open %s: %w", redact(rawURL), err)
 	}
 	cfg.own = true
