@@ -13,10 +13,12 @@ import (
 // than the rest of a cache hit put together. Most calls, though, come with
 // a context that can never be cancelled (context.Background and values
 // on top of it); for those, one deadline context per time slice is shared
-// by every call that starts in the slice. Each call then gets a deadline
-// between timeout and timeout plus a slice (an eighth of the timeout)
-// from its start, at no allocation. A context that can be cancelled still
-// gets its own WithTimeout, so that its cancellation reaches the call.
+// by every call that starts in the slice. The shared deadline is the
+// timeout from the slice's start, so each call gets a deadline between
+// the timeout less a slice (an eighth of the timeout) and the timeout
+// from its own start, at no allocation: the timeout stays a bound that no
+// call overruns. A context that can be cancelled still gets its own
+// WithTimeout, so that its cancellation reaches the call.
 type deadlines struct {
 	timeout time.Duration
 	slice   int64 // nanoseconds
@@ -67,7 +69,7 @@ func (d *deadlines) shared(now int64) context.Context {
 			return cur.ctx
 		}
 		next := &sharedDeadline{until: now + d.slice}
-		next.ctx, next.cancel = context.WithDeadline(context.Background(), time.Unix(0, next.until+int64(d.timeout)))
+		next.ctx, next.cancel = context.WithDeadline(context.Background(), time.Unix(0, now+int64(d.timeout)))
 		if d.cur.CompareAndSwap(cur, next) {
 			return next.ctx
 		}
