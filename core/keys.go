@@ -514,6 +514,14 @@ func hashTail(key []byte, start, max int) []byte {
 	return base64.RawURLEncoding.AppendEncode(key, sum[:])
 }
 
+// CheckName reports whether name can name a memoized function: it must
+// not be empty, nor hold ':', '{', '}', spaces or control characters,
+// which would make keys ambiguous or land every entry of the function in
+// one cluster slot. [Memoize] panics with this error and
+// [Manager.InvalidateAll] returns it; tools that take a function name
+// (the redcache command) check it the same way.
+func CheckName(name string) error { return checkName(name) }
+
 // checkName refuses names that would make keys ambiguous or land every
 // entry of a function in one cluster slot.
 func checkName(name string) error {

@@ -162,16 +162,14 @@ func printBumps(env *Env, done []bump) {
 	tw.Flush()
 }
 
-// validName checks a function name as core does (core.Memoize panics,
-// InvalidateAll fails), with a message for the command line.
+// validName checks a function name with core's own check (core.Memoize
+// panics, InvalidateAll fails), with a hint for the command line.
 func validName(name string) error {
-	if name == "" {
-		return errors.New("empty function name")
-	}
-	if strings.ContainsFunc(name, func(r rune) bool {
-		return r == ':' || r == '{' || r == '}' || r <= ' ' || r == 0x7f
-	}) {
-		return fmt.Errorf("function name %q: names have no ':', '{', '}', spaces or control characters (give the name, not the key)", name)
+	if err := core.CheckName(name); err != nil {
+		if name == "" {
+			return err
+		}
+		return fmt.Errorf("%w (give the name, not the key)", err)
 	}
 	return nil
 }
