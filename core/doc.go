@@ -51,9 +51,13 @@
 //
 // Keys are "<prefix>:<name>:<encoded arguments>". The encoding never lets
 // two different arguments share a key (see [KeyAppender] for the table)
-// and is the same in every process. [Memo.Invalidate] deletes one key;
-// [Memo.InvalidateAll] and [Manager.InvalidateAll] drop every entry of a
-// function in one INCR of its generation, which every entry records.
+// and is the same in every process. [Memo.Invalidate] replaces one entry
+// with a short tombstone, so that no load in flight, in any process, can
+// put the old value back; [Memo.InvalidateAll] and
+// [Manager.InvalidateAll] drop every entry of a function by moving its
+// generation on (one script: INCR, or the clock when the key was lost),
+// which every entry records, and announce it to other processes' near
+// caches.
 //
 // # The entry
 //
