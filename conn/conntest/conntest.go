@@ -24,6 +24,16 @@
 // subscription must be reported lost); [RunBadURLs] feeds a driver's Open
 // the [BadURLs] table (no panic, [conn.ErrBadURL], no password in the
 // error). The Proxy is usable on its own for a driver's own fault tests.
+//
+// Faults that need a server of the test's own (SIGKILL, a restart on the
+// same port, SIGSTOP, CLIENT PAUSE, DEBUG SLEEP) use [StartRedis], which
+// starts a redis-server on a free loopback port and returns a [Process]
+// to kill, restart, stop and resume; [StartSentinel] starts a Sentinel
+// watching one. Two suites run on such servers: [RunRestart] (calls
+// succeed within 1 s of a killed server answering again) and [RunStall]
+// (64 callers, each call ends at its deadline whatever the stall), with
+// [RunFirstCallAfterRestart] for a driver that keeps no memory of an
+// outage.
 package conntest
 
 import (

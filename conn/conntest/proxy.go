@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -18,6 +19,8 @@ import (
 //     open and silent, and new ones are still accepted: the driver sees a
 //     half-open server, as after a network partition or a SIGSTOPped
 //     process, where only a deadline ends a call.
+//   - [Proxy.Drop] keeps reading in both directions but forwards nothing:
+//     a partition whose lost bytes never arrive, even after it ends.
 //   - [Proxy.Resume] forwards again, bytes held during the stall included,
 //     and reopens the listener if it was closed.
 //   - [Proxy.Reset] closes every proxied connection with a TCP reset, as a
@@ -33,6 +36,8 @@ type Proxy struct {
 	tb     testing.TB
 	target string
 	addr   string
+
+	dropping atomic.Bool // set by Drop: what is read is thrown away
 
 	mu      sync.Mutex
 	ln      net.Listener  // nil while refusing
@@ -118,9 +123,17 @@ func (p *Proxy) Stall() {
 	}
 }
 
-// Resume ends a stall, forwarding what was held, and reopens the listener
-// when [Proxy.Refuse] closed it.
+// Drop throws away every byte read in either direction until
+// [Proxy.Resume]: connections stay open and new ones are accepted, but
+// nothing arrives, and what was sent meanwhile is lost for good, as in a
+// network partition. A connection that had a request in flight stays
+// waiting for a reply that never comes, even after Resume.
+func (p *Proxy) Drop() { p.dropping.Store(true) }
+
+// Resume ends a stall or a drop, forwarding what a stall held, and
+// reopens the listener when [Proxy.Refuse] closed it.
 func (p *Proxy) Resume() {
+	p.dropping.Store(false)
 	p.mu.Lock()
 	select {
 	case <-p.gate:
@@ -242,7 +255,7 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && !p.dropping.Load() {
 			if !p.wait(l) {
 				return
 			}

@@ -151,6 +151,27 @@ func TestProxyStallResume(t *testing.T) {
 	p.Resume() // idempotent
 }
 
+func TestProxyDropResume(t *testing.T) {
+	p := conntest.NewProxy(t, echoServer(t))
+	c := dial(t, p.Addr())
+	c.send("before")
+	c.expect("before")
+
+	p.Drop()
+	c.send("lost")
+	c.expectSilence()
+	late := dial(t, p.Addr()) // accepted while dropping, but silent
+	late.send("late")
+	late.expectSilence()
+
+	p.Resume()
+	// What was sent meanwhile never arrives; what is sent now does.
+	c.send("after")
+	c.expect("after")
+	late.send("again")
+	late.expect("again")
+}
+
 func TestProxyReset(t *testing.T) {
 	p := conntest.NewProxy(t, echoServer(t))
 	c := dial(t, p.Addr())

@@ -257,13 +257,9 @@ func TestSubscriptionHalfOpen(t *testing.T) {
 	}
 }
 
-// stallDeadline is the deadline of each call made during a stall, and
-// stallBound what a call may take: its deadline plus 10%.
-const (
-	stallDeadline = 500 * time.Millisecond
-	stallBound    = stallDeadline + stallDeadline/10
-	stallCallers  = 64
-)
+// stallCallers is how many calls are in flight when Close runs during a
+// stall.
+const stallCallers = 64
 
 // callAll makes n concurrent Gets, each with its own deadline, and
 // returns what they measured. It fails t when a call fails with another
@@ -325,77 +321,11 @@ func callAll(t *testing.T, d conn.Driver, key string, n int, deadline, bound tim
 	return st
 }
 
-// recoverTime polls with Get until a call succeeds and returns how long
-// that took from since; it fails t after limit.
-func recoverTime(t *testing.T, d conn.Driver, key string, since time.Time, limit time.Duration) time.Duration {
-	t.Helper()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		_, err := d.Get(ctx, key)
-		cancel()
-		if err == nil || errors.Is(err, conn.ErrMiss) {
-			return time.Since(since)
-		}
-		if time.Since(since) > limit {
-			t.Fatalf("no successful call %v after the fault ended: %v", limit, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
+// TestStalledServer runs the stall cases every driver shares: SIGSTOP,
+// CLIENT PAUSE, DEBUG SLEEP and a partition under two waves of 64 callers,
+// each call ending at its 500 ms deadline + 10% (issue 9).
 func TestStalledServer(t *testing.T) {
-	stalls := []struct {
-		name  string
-		stall func(r *conntest.Process)
-		end   func(r *conntest.Process)
-	}{
-		{"SIGSTOP", func(r *conntest.Process) { r.Stop() }, func(r *conntest.Process) { r.Cont() }},
-		{"CLIENT PAUSE", func(r *conntest.Process) {
-			r.Send("CLIENT", "PAUSE", "1500", "ALL")
-			time.Sleep(50 * time.Millisecond)
-		}, func(r *conntest.Process) { time.Sleep(1500 * time.Millisecond) }},
-		{"DEBUG SLEEP", func(r *conntest.Process) {
-			r.Send("DEBUG", "SLEEP", "1.5")
-			time.Sleep(50 * time.Millisecond)
-		}, func(r *conntest.Process) { time.Sleep(1500 * time.Millisecond) }},
-	}
-	for _, s := range stalls {
-		t.Run(s.name, func(t *testing.T) {
-			r := conntest.StartRedis(t)
-			d, err := goredis.Open("redis://" + r.Addr())
-			must(t, err)
-			t.Cleanup(func() { _ = d.Close() })
-			key := "goredis-test:stall"
-			must(t, d.Set(ctxT(t), key, []byte("v"), time.Minute))
-			callAll(t, d, key, stallCallers, 5*time.Second, 5*time.Second) // open the pool's connections
-
-			s.stall(r)
-			st := callAll(t, d, key, stallCallers, stallDeadline, stallBound)
-			st.log(t, "stall "+s.name)
-			s.end(r)
-			ended := time.Now()
-			t.Logf("fault %-28s recovered %v after the stall ended", "stall "+s.name, recoverTime(t, d, key, ended, 5*time.Second).Round(time.Millisecond))
-			// Replies are not mixed up with the late replies of the calls
-			// that timed out.
-			for i := range 20 {
-				k := fmt.Sprintf("goredis-test:stall:%d", i)
-				must(t, d.Set(ctxT(t), k, []byte(k), time.Minute))
-			}
-			var wg sync.WaitGroup
-			for i := range 20 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					k := fmt.Sprintf("goredis-test:stall:%d", i)
-					v, err := d.Get(ctxT(t), k)
-					if err != nil || string(v) != k {
-						t.Errorf("Get(%s) = %q, %v after the stall", k, v, err)
-					}
-				}()
-			}
-			wg.Wait()
-		})
-	}
+	conntest.RunStall(t, openAddr)
 }
 
 func TestCloseDuringStall(t *testing.T) {

@@ -3,10 +3,6 @@ package radix_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,74 +10,6 @@ import (
 	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/conn/radix"
 )
-
-// blackhole is a TCP proxy that, once frozen, swallows what goes through
-// it in both directions without closing anything: a network partition, as
-// the two ends see it.
-type blackhole struct {
-	addr   string
-	frozen atomic.Bool
-}
-
-func newBlackhole(t *testing.T, target string) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	b := &blackhole{addr: ln.Addr().String()}
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		defer dst.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 && !b.frozen.Load() {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				if err != io.EOF {
-					src.Close()
-				}
-				return
-			}
-		}
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, s)
-			mu.Unlock()
-			wg.Add(2)
-			go pipe(s, c)
-			go pipe(c, s)
-		}
-	}()
-	return b
-}
 
 // TestSubscriptionHalfOpen makes a subscription's connection go silent
 // without breaking: Receive reports ErrSubscriptionLost within about two
@@ -100,8 +28,8 @@ func TestSubscriptionHalfOpen(t *testing.T) {
 			}
 		}},
 		{"partition", func(t *testing.T) (string, func()) {
-			b := newBlackhole(t, conntest.RedisAddr(t))
-			return b.addr, func() { b.frozen.Store(true) }
+			px := conntest.NewProxy(t, conntest.RedisAddr(t))
+			return px.Addr(), px.Drop
 		}},
 	}
 	for _, c := range cases {
