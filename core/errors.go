@@ -37,6 +37,11 @@ var (
 	// entry (see [WithNegativeCaching]); the error is a [*CachedError].
 	ErrCached = errors.New("redcache: cached error")
 
+	// ErrCloseTimeout reports that [Manager.Close] stopped waiting for
+	// loaders that ignore their context's cancellation: they were still
+	// running after the fence window, and can no longer store anything.
+	ErrCloseTimeout = errors.New("redcache: Close gave up waiting for loaders that ignore their context")
+
 	// ErrUnsupportedKey reports an argument that cannot be turned into a
 	// stable key: a channel, a function, an unsafe pointer, or a value that
 	// holds one. Memoize panics with it when the argument type can never

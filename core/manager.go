@@ -120,14 +120,31 @@ func (m *Manager) forgetDriver(d conn.Driver) {
 // stale-while-revalidate refreshes, and waits for them to return. Calls
 // after Close go straight to their loader. Close does not close any
 // driver. It is safe to call more than once.
+//
+// A loader that ignores its context cannot be stopped, so Close waits
+// for it at most the fence window ([WithFenceWindow], 30 s by default):
+// past it a load stores nothing, so waiting longer would protect no
+// entry. Close then returns an error wrapping [ErrCloseTimeout]; the
+// loads still running finish on their own.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
 	m.closing.Store(true)
 	m.mu.Unlock()
 	m.closeFn()
-	m.bg.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() {
+		m.bg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(m.cfg.fenceWindow)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w after %v", ErrCloseTimeout, m.cfg.fenceWindow)
+	}
 }
 
 // enter registers one piece of background work; it reports false once
