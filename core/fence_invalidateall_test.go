@@ -2,10 +2,13 @@ package core_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/core"
 )
 
@@ -86,4 +89,71 @@ func close2(c chan struct{}) {
 	default:
 		close(c)
 	}
+}
+
+// The same when the calls cannot read the entry (Redis failing for
+// reads, or the breaker open): a call after this process's InvalidateAll
+// does not join a load that began before it.
+func TestInvalidateAllIsNotJoinedAcrossWhenReadsFail(t *testing.T) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		h := newHookDriver(d)
+		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
+		t.Cleanup(func() { m.Close() })
+		var loads atomic.Int32
+		started, release := make(chan struct{}), make(chan struct{})
+		get := core.Memoize(m, "gensdown", func(ctx context.Context, k string) (int32, error) {
+			n := loads.Add(1)
+			if n == 2 {
+				close(started)
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
+			}
+			return n, nil
+		})
+		if _, err := get.Get(ctx, "warm"); err != nil { // the generation is known
+			t.Fatal(err)
+		}
+		h.setBefore(func(_ context.Context, op, key string) error {
+			if op == "get" && !strings.HasSuffix(key, "~gen") {
+				return errors.New("injected: entry reads fail")
+			}
+			return nil
+		})
+		first := make(chan int32, 1)
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			v, _ := get.Get(cctx, "k")
+			first <- v
+		}()
+		<-started
+		if err := get.InvalidateAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan int32, 1)
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			v, _ := get.Get(cctx, "k")
+			done <- v
+		}()
+		var after int32
+		select {
+		case after = <-done:
+		case <-time.After(5 * time.Second):
+			close(release)
+			after = <-done
+		}
+		close2(release)
+		if v := <-first; v != 2 {
+			t.Errorf("the first call got %d; want its own load's value 2", v)
+		}
+		if after != 3 {
+			t.Fatalf("a Get after InvalidateAll returned got %d; want 3, a load that began after it", after)
+		}
+	})
 }

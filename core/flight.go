@@ -152,7 +152,14 @@ func (e *engine[V]) flightKey(key string, p *pending) string {
 	case p.store:
 		return key + "\x00n" + strconv.FormatUint(p.gen, 36) // saw nothing
 	}
-	return key + "\x00u" // could not look: Redis unavailable or skipped
+	// Could not look (Redis unavailable or skipped): the generation this
+	// process knows still keeps a call made after its own InvalidateAll
+	// out of a load that began before it.
+	gen := p.gen
+	if p.st != nil {
+		gen = max(gen, p.st.gen.Load()) // the lookup may not have read it
+	}
+	return key + "\x00u" + strconv.FormatUint(gen, 36)
 }
 
 // fill runs the loader once for every concurrent caller of key on p.d
