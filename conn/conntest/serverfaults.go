@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -464,4 +465,111 @@ func (s *faultStats) String() string {
 		out += fmt.Sprintf(" (scheduler lag allowed %v)", s.lag.Round(time.Millisecond))
 	}
 	return out
+}
+
+// RunCloseDuringStall closes a driver while a redis-server of its own is
+// stopped (SIGSTOP) under calls in flight: 32 with a 10 s deadline, 32
+// with none at all, and one whose 50 ms deadline ran out just before. Close
+// returns within 1 s; every call in flight returns within 1 s of Close
+// being called, with an error for which errors.Is holds for one of
+// closeErrs (a driver's [conn.ErrClosed], or the error it reports for a
+// connection it gave up on); and every goroutine the driver started is
+// gone within 5 s.
+//
+// It skips, or fails under EnvRequire, without redis-server.
+func RunCloseDuringStall(t *testing.T, open OpenFunc, closeErrs ...error) {
+	t.Helper()
+	if len(closeErrs) == 0 {
+		t.Fatal("conntest: RunCloseDuringStall needs the errors a call ended by Close may wrap")
+	}
+	r := StartRedis(t)
+	before := runtime.NumGoroutine()
+	d := open(t, r.Addr())
+	if d == nil {
+		t.Fatal("conntest: open returned nil")
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	key := "conntest:close-stall:" + randomHex(4)
+	callWave(t, d, key, stallCallers, 5*time.Second, 5*time.Second) // open the pool's connections
+	r.Stop()
+	t.Cleanup(r.Cont)
+
+	type result struct {
+		at  time.Time
+		err error
+	}
+	results := make(chan result, stallCallers)
+	for i := range stallCallers {
+		go func() {
+			ctx := context.Background()
+			if i%2 == 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+			}
+			_, err := d.Get(ctx, key)
+			results <- result{time.Now(), err}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A call with a deadline leaves its connection to be checked.
+	tctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, _ = d.Get(tctx, key)
+	cancel()
+
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	select {
+	case err := <-closed:
+		must(t, err, "Close")
+	case <-time.After(hangCap):
+		t.Fatal("Close hangs while the server is stopped")
+	}
+	took := time.Since(start)
+	var last time.Time
+	for range stallCallers {
+		select {
+		case res := <-results:
+			last = maxTime(last, res.at)
+			if !isOneOf(res.err, closeErrs) {
+				t.Errorf("a call ended by Close = %v, want one of %v", res.err, closeErrs)
+			}
+		case <-time.After(hangCap):
+			t.Fatal("a call in flight outlived Close")
+		}
+	}
+	t.Logf("Close with a stopped server took %v, the last call returned %v after it was called",
+		took.Round(time.Millisecond), last.Sub(start).Round(time.Millisecond))
+	if took > closeBound {
+		t.Errorf("Close took %v during a stall, want within %v", took, closeBound)
+	}
+	if after := last.Sub(start); after > closeBound {
+		t.Errorf("calls in flight returned %v after Close, want within %v", after, closeBound)
+	}
+	// Nothing the driver started outlives it, stall or not.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before Open, %d after Close:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func isOneOf(err error, targets []error) bool {
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

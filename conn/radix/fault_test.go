@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -69,63 +68,14 @@ func TestStalledServerDeadlines(t *testing.T) {
 	})
 }
 
-// TestCloseDuringStall closes a driver while calls hang on a stopped
-// server: Close returns, and so do the calls.
+// TestCloseDuringStall runs the shared case: Close and the calls in
+// flight return within 1 s while the server is stopped, each with
+// ErrClosed, or ErrStalled for those on the connection of a call that
+// outlived its deadline before Close; no goroutine outlives the driver.
 func TestCloseDuringStall(t *testing.T) {
-	r := conntest.StartRedis(t)
-	before := runtime.NumGoroutine()
-	d, err := radix.Open(ctxT(t), "redis://"+r.Addr())
-	must(t, err)
-	k := key(t, d, "closestall")
-	for i := 0; i < 8; i++ {
-		_, _ = d.Get(ctxT(t), k)
-	}
-	r.Stop()
-	defer r.Cont()
-	errc := make(chan error, 16)
-	for i := 0; i < cap(errc); i++ {
-		go func() {
-			_, err := d.Get(context.Background(), k) // no deadline at all
-			errc <- err
-		}()
-	}
-	time.Sleep(100 * time.Millisecond)
-	// A call with a deadline leaves its connection to be checked.
-	tctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	_, _ = d.Get(tctx, k)
-	cancel()
-
-	closed := make(chan error, 1)
-	start := time.Now()
-	go func() { closed <- d.Close() }()
-	select {
-	case err := <-closed:
-		must(t, err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close hangs while the server is stopped")
-	}
-	t.Logf("Close with a stopped server took %v", time.Since(start).Round(time.Millisecond))
-	for i := 0; i < cap(errc); i++ {
-		select {
-		case err := <-errc:
-			// Those on the connection of the call with a deadline ended
-			// before Close, when that call outlived its deadline.
-			if !errors.Is(err, conn.ErrClosed) && !errors.Is(err, radix.ErrStalled) {
-				t.Errorf("a call ended by Close = %v, want ErrClosed or ErrStalled", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a call without a deadline outlived Close")
-		}
-	}
-	// Nothing the driver started outlives it, stall or not.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines before Open, %d after Close:\n%s", before, n, buf[:runtime.Stack(buf, true)])
-	}
+	conntest.RunCloseDuringStall(t, func(t *testing.T, addr string) conn.Driver {
+		return openT(t, "redis://"+addr)
+	}, conn.ErrClosed, radix.ErrStalled)
 }
 
 // TestRecoveryAfterRestart runs the restart case every driver shares:
