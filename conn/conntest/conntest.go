@@ -29,11 +29,12 @@
 // same port, SIGSTOP, CLIENT PAUSE, DEBUG SLEEP) use [StartRedis], which
 // starts a redis-server on a free loopback port and returns a [Process]
 // to kill, restart, stop and resume; [StartSentinel] starts a Sentinel
-// watching one. Two suites run on such servers: [RunRestart] (calls
-// succeed within 1 s of a killed server answering again) and [RunStall]
-// (64 callers, each call ends at its deadline whatever the stall), with
-// [RunFirstCallAfterRestart] for a driver that keeps no memory of an
-// outage.
+// watching one. Suites run on such servers: [RunRestart] (calls succeed
+// within 1 s of a killed server answering again), [RunStall] (64 callers,
+// each call ends at its deadline whatever the stall) and
+// [RunCloseDuringStall] (Close and the calls in flight return within 1 s
+// of a stopped server), with [RunFirstCallAfterRestart] for a driver that
+// keeps no memory of an outage.
 package conntest
 
 import (
