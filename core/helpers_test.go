@@ -24,20 +24,20 @@ type target struct {
 }
 
 // targets are every driver on every server the test runner started:
-// go-redis and radix, standalone and cluster.
+// go-redis and radix, standalone and cluster. Each server is looked up
+// in the subtest that opens it, so a missing cluster skips only the
+// cluster subtests (and a missing Redis only the real-server ones).
 func targets(tb testing.TB) []target {
 	tb.Helper()
-	addr := conntest.RedisAddr(tb)
-	cluster := conntest.ClusterAddrs(tb)
+	standalone := func(tb testing.TB) string { return "redis://" + conntest.RedisAddr(tb) }
+	cluster := func(tb testing.TB) string {
+		return "redis+cluster://" + strings.Join(conntest.ClusterAddrs(tb), ",")
+	}
 	return []target{
-		{"goredis/standalone", func(tb testing.TB) conn.Driver { return openGoredis(tb, "redis://"+addr) }},
-		{"goredis/cluster", func(tb testing.TB) conn.Driver {
-			return openGoredis(tb, "redis+cluster://"+strings.Join(cluster, ","))
-		}},
-		{"radix/standalone", func(tb testing.TB) conn.Driver { return openRadix(tb, "redis://"+addr) }},
-		{"radix/cluster", func(tb testing.TB) conn.Driver {
-			return openRadix(tb, "redis+cluster://"+strings.Join(cluster, ","))
-		}},
+		{"goredis/standalone", func(tb testing.TB) conn.Driver { return openGoredis(tb, standalone(tb)) }},
+		{"goredis/cluster", func(tb testing.TB) conn.Driver { return openGoredis(tb, cluster(tb)) }},
+		{"radix/standalone", func(tb testing.TB) conn.Driver { return openRadix(tb, standalone(tb)) }},
+		{"radix/cluster", func(tb testing.TB) conn.Driver { return openRadix(tb, cluster(tb)) }},
 	}
 }
 
