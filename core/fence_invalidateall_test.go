@@ -37,40 +37,9 @@ func TestInvalidateAllIsNotJoinedAcross(t *testing.T) {
 				}
 				return n, nil
 			})
-			first := make(chan int32, 1)
-			go func() {
-				cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-				defer cancel()
-				v, err := get.Get(cctx, "k")
-				if err != nil {
-					t.Error(err)
-				}
-				first <- v
-			}()
-			<-started
-			if err := get.InvalidateAll(ctx); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan int32, 1)
-			go func() {
-				cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-				defer cancel()
-				v, err := get.Get(cctx, "k")
-				if err != nil {
-					t.Error(err)
-				}
-				done <- v
-			}()
-			var after int32
-			select {
-			case after = <-done:
-			case <-time.After(5 * time.Second):
-				close(release)
-				after = <-done
-			}
-			close2(release)
-			if v := <-first; v != 1 {
-				t.Errorf("the first call got %d; want its own load's value 1", v)
+			first, after := getAcrossInvalidateAll(t, ctx, get, started, release)
+			if first != 1 {
+				t.Errorf("the first call got %d; want its own load's value 1", first)
 			}
 			if after != 2 {
 				t.Fatalf("a Get after InvalidateAll returned got %d; want 2, a load that began after it", after)
@@ -79,15 +48,6 @@ func TestInvalidateAllIsNotJoinedAcross(t *testing.T) {
 				t.Fatalf("next Get = %d, %v; want the stored value 2 (the older load must not store)", v, err)
 			}
 		})
-	}
-}
-
-// close2 closes c unless it is closed already.
-func close2(c chan struct{}) {
-	select {
-	case <-c:
-	default:
-		close(c)
 	}
 }
 
@@ -123,37 +83,45 @@ func TestInvalidateAllIsNotJoinedAcrossWhenReadsFail(t *testing.T) {
 			}
 			return nil
 		})
-		first := make(chan int32, 1)
-		go func() {
-			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			v, _ := get.Get(cctx, "k")
-			first <- v
-		}()
-		<-started
-		if err := get.InvalidateAll(ctx); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan int32, 1)
-		go func() {
-			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			v, _ := get.Get(cctx, "k")
-			done <- v
-		}()
-		var after int32
-		select {
-		case after = <-done:
-		case <-time.After(5 * time.Second):
-			close(release)
-			after = <-done
-		}
-		close2(release)
-		if v := <-first; v != 2 {
-			t.Errorf("the first call got %d; want its own load's value 2", v)
+		first, after := getAcrossInvalidateAll(t, ctx, get, started, release)
+		if first != 2 {
+			t.Errorf("the first call got %d; want its own load's value 2", first)
 		}
 		if after != 3 {
 			t.Fatalf("a Get after InvalidateAll returned got %d; want 3, a load that began after it", after)
 		}
 	})
+}
+
+// getAcrossInvalidateAll starts a Get of "k" whose load holds until
+// release is closed, calls InvalidateAll once that load started, then
+// makes a second Get. It returns what the two got. A second Get that
+// wrongly joined the first load would wait for it: after 5s the load is
+// released, so that the test fails rather than hangs.
+func getAcrossInvalidateAll(t *testing.T, ctx context.Context, get *core.Memo[string, int32], started, release chan struct{}) (first, after int32) {
+	t.Helper()
+	getAsync := func() chan int32 {
+		c := make(chan int32, 1)
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			v, _ := get.Get(cctx, "k") // its value is what is checked
+			c <- v
+		}()
+		return c
+	}
+	firstc := getAsync()
+	<-started
+	if err := get.InvalidateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	afterc := getAsync()
+	select {
+	case after = <-afterc:
+		close(release)
+	case <-time.After(5 * time.Second):
+		close(release)
+		after = <-afterc
+	}
+	return <-firstc, after
 }
