@@ -36,6 +36,31 @@ type genState struct {
 	// type is not comparable): their calls share no flight.
 	solo    bool
 	flights flightGroup
+
+	// first is open while one call reads a generation never read: the
+	// calls that arrive meanwhile wait for that read rather than all
+	// asking Redis at once (a cold function under a stampede).
+	firstMu sync.Mutex
+	first   chan struct{}
+}
+
+// firstRead makes the caller the one reader of a generation never read,
+// returning the function to call when its read is over, or returns the
+// channel to wait on when another caller is reading it already.
+func (s *genState) firstRead() (wait <-chan struct{}, done func()) {
+	s.firstMu.Lock()
+	defer s.firstMu.Unlock()
+	if s.first != nil {
+		return s.first, nil
+	}
+	ch := make(chan struct{})
+	s.first = ch
+	return nil, func() {
+		s.firstMu.Lock()
+		s.first = nil
+		s.firstMu.Unlock()
+		close(ch)
+	}
 }
 
 // adopt makes gen the current generation, read or written just now,
@@ -143,13 +168,33 @@ var errGenerationDown = errors.New("redcache: generation unreadable, retrying la
 // A generation that cannot be read fails open for its own function: once
 // known, its calls go on with the last generation read, and only one read
 // is tried per retry interval, so a node that is down does not cost every
-// call a timeout. One never read is tried by every call, which feeds the
-// breaker of its node; once that is open, the function's calls go to
-// their loader without Redis.
+// call a timeout. One never read is read by one call at a time: the calls
+// that arrive meanwhile wait for that read within their own timeout, and
+// go to their loader without Redis if it fails. Each such failed read
+// feeds the breaker of its node; once that is open, the function's calls
+// go to their loader without Redis.
 func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, now int64, force bool) (uint64, error) {
 	seen := st.seen.Load()
 	if !force && seen > 1 && now-seen < int64(e.cfg.genRefresh) {
 		return st.gen.Load(), nil
+	}
+	if seen == 0 {
+		wait, done := st.firstRead()
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-rctx.Done():
+				return 0, rctx.Err()
+			}
+			if st.seen.Load() != 0 {
+				return st.gen.Load(), nil
+			}
+			return 0, errGenerationDown // the read failed: this call goes to its loader
+		}
+		defer done()
+		if st.seen.Load() != 0 {
+			return st.gen.Load(), nil // read by the caller that was reading it
+		}
 	}
 	if seen != 0 {
 		if retry := st.retry.Load(); retry != 0 && now < retry {
