@@ -84,6 +84,7 @@ replace (
 	github.com/redcache/redcache/codec => ../codec
 	github.com/redcache/redcache/conn => ../conn
 	github.com/redcache/redcache/conn/goredis => ../conn/goredis
+	github.com/redcache/redcache/conn/memory => ../conn/memory
 	github.com/redcache/redcache/conn/radix => ../conn/radix
 	github.com/redcache/redcache/core => ../core
 	github.com/redcache/redcache/docs => ../docs
