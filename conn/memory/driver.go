@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -411,42 +410,8 @@ func stringArgs(args []any) ([]string, error) {
 }
 
 func argString(a any) (string, error) {
-	switch v := a.(type) {
-	case string:
-		return v, nil
-	case []byte:
-		return string(v), nil
-	case time.Duration:
-		return strconv.FormatInt(v.Milliseconds(), 10), nil
-	case bool:
-		if v {
-			return "1", nil
-		}
-		return "0", nil
-	case float32:
-		return strconv.FormatFloat(float64(v), 'f', -1, 32), nil
-	}
-	rv := reflect.ValueOf(a)
-	switch rv.Kind() {
-	case reflect.String:
-		return rv.String(), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.FormatInt(rv.Int(), 10), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return strconv.FormatUint(rv.Uint(), 10), nil
-	case reflect.Float32:
-		return strconv.FormatFloat(rv.Float(), 'f', -1, 32), nil
-	case reflect.Float64:
-		return strconv.FormatFloat(rv.Float(), 'f', -1, 64), nil
-	case reflect.Bool:
-		if rv.Bool() {
-			return "1", nil
-		}
-		return "0", nil
-	case reflect.Slice:
-		if rv.Type().Elem().Kind() == reflect.Uint8 {
-			return string(rv.Bytes()), nil
-		}
+	if s, ok := conn.FormatArg(a); ok {
+		return s, nil
 	}
 	return "", fmt.Errorf("%w: %T", ErrBadArg, a)
 }

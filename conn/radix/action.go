@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
-	"time"
 
 	rdx "github.com/mediocregopher/radix/v4"
 	"github.com/mediocregopher/radix/v4/resp"
@@ -333,76 +331,14 @@ func formatArgs(args []any) ([]string, error) {
 	return out, nil
 }
 
-// formatArg converts one argument: strings and byte slices as they are,
-// integers and floats in decimal (floats in the shortest form that reads
-// back exactly), bools as 1 or 0, and durations in milliseconds (a positive
-// remainder rounds up, as for conn.Milliseconds, so that 1µs is not 0).
+// formatArg converts one argument as the Driver contract says
+// (conn.FormatArg).
 func formatArg(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case []byte:
-		return string(x), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case int32:
-		return strconv.FormatInt(int64(x), 10), nil
-	case int16:
-		return strconv.FormatInt(int64(x), 10), nil
-	case int8:
-		return strconv.FormatInt(int64(x), 10), nil
-	case uint:
-		return strconv.FormatUint(uint64(x), 10), nil
-	case uint64:
-		return strconv.FormatUint(x, 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(x), 10), nil
-	case uint16:
-		return strconv.FormatUint(uint64(x), 10), nil
-	case uint8:
-		return strconv.FormatUint(uint64(x), 10), nil
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case float32:
-		return strconv.FormatFloat(float64(x), 'f', -1, 32), nil
-	case bool:
-		if x {
-			return "1", nil
-		}
-		return "0", nil
-	case time.Duration:
-		if x < 0 {
-			return strconv.FormatInt(x.Milliseconds(), 10), nil
-		}
-		ms, _ := conn.Milliseconds(x)
-		return strconv.FormatInt(ms, 10), nil
-	case nil:
-		return "", fmt.Errorf("%w: nil", ErrBadArg)
+	if s, ok := conn.FormatArg(v); ok {
+		return s, nil
 	}
-	// Types defined on the basic ones (type UserID int64, and so on).
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.String:
-		return rv.String(), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.FormatInt(rv.Int(), 10), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return strconv.FormatUint(rv.Uint(), 10), nil
-	case reflect.Float32:
-		return strconv.FormatFloat(rv.Float(), 'f', -1, 32), nil
-	case reflect.Float64:
-		return strconv.FormatFloat(rv.Float(), 'f', -1, 64), nil
-	case reflect.Bool:
-		if rv.Bool() {
-			return "1", nil
-		}
-		return "0", nil
-	case reflect.Slice:
-		if rv.Type().Elem().Kind() == reflect.Uint8 {
-			return string(rv.Bytes()), nil
-		}
+	if v == nil {
+		return "", fmt.Errorf("%w: nil", ErrBadArg)
 	}
 	return "", fmt.Errorf("%w: %T", ErrBadArg, v)
 }
