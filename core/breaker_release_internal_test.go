@@ -2,12 +2,53 @@ package core
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/redcache/redcache/conn"
-	"github.com/redcache/redcache/conn/memory"
 )
+
+// unreachable is a tenant's Redis that cannot be reached: every call
+// fails as a refused dial would. The registry under test keys its state
+// by driver identity, and a Get through a driver that fails still
+// creates that state (and is served by its loader), so this covers
+// the release without a Redis; the tests module covers the same path
+// against real servers.
+type unreachable struct{}
+
+var errUnreachable = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+
+func (unreachable) Get(context.Context, string) ([]byte, error)       { return nil, errUnreachable }
+func (unreachable) MGet(context.Context, ...string) ([][]byte, error) { return nil, errUnreachable }
+func (unreachable) Set(context.Context, string, []byte, time.Duration) error {
+	return errUnreachable
+}
+func (unreachable) SetNX(context.Context, string, []byte, time.Duration) (bool, error) {
+	return false, errUnreachable
+}
+func (unreachable) Del(context.Context, ...string) (int64, error) { return 0, errUnreachable }
+func (unreachable) PExpire(context.Context, string, time.Duration) (bool, error) {
+	return false, errUnreachable
+}
+func (unreachable) Do(context.Context, ...any) (any, error)      { return nil, errUnreachable }
+func (unreachable) Pipeline(context.Context, ...*conn.Cmd) error { return errUnreachable }
+func (unreachable) Eval(context.Context, *conn.Script, []string, ...any) (any, error) {
+	return nil, errUnreachable
+}
+func (unreachable) Subscribe(context.Context, ...string) (conn.Subscription, error) {
+	return nil, errUnreachable
+}
+func (unreachable) Close() error { return nil }
+
+// tenant is one tenant's driver; the field gives each a distinct address.
+type tenant struct {
+	unreachable
+	_ byte
+}
+
+// newTenant returns a distinct driver value, as a driver per tenant is.
+func newTenant() conn.Driver { return new(tenant) }
 
 // A driver per tenant, used for a while and dropped, must not leave its
 // breakers and generations in the Manager for good.
@@ -25,7 +66,7 @@ func TestStateOfUnusedDriversIsReleased(t *testing.T) {
 	}
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
-		d := memory.New()
+		d := newTenant()
 		if v, err := memo.Get(conn.With(ctx, d), i); err != nil || v != i {
 			t.Fatalf("Get = %v, %v", v, err)
 		}
@@ -34,7 +75,7 @@ func TestStateOfUnusedDriversIsReleased(t *testing.T) {
 		t.Fatalf("%d generation states and %d breakers for 20 tenants", states(), breakers())
 	}
 	time.Sleep(300 * time.Millisecond) // the tenants go quiet
-	last := memory.New()
+	last := newTenant()
 	memo.Get(conn.With(ctx, last), 99) // a new tenant: its breaker's making sweeps
 	if n := breakers(); n != 1 {
 		t.Fatalf("%d breakers kept, want only the new tenant's", n)

@@ -1,4 +1,4 @@
-package core_test
+package tests_test
 
 import (
 	"context"
@@ -68,7 +68,7 @@ func Example() {
 // after_load) to store JSON instead of Gob. WithCodec(codec.JSON) does
 // the same in one option; the hooks are for anything else, such as
 // encryption or a schema version.
-func ExampleWithBeforeSave() {
+func Example_withBeforeSave() {
 	d := exampleDriver()
 	defer d.Close()
 	ctx := context.Background()
@@ -125,7 +125,7 @@ func (s hashStore) Delete(ctx context.Context, d conn.Driver, key string) error 
 }
 
 // Replacing the load and save steps: entries live in a hash.
-func ExampleWithStore() {
+func Example_withStore() {
 	d := exampleDriver()
 	defer d.Close()
 	ctx := context.Background()
@@ -141,7 +141,7 @@ func ExampleWithStore() {
 }
 
 // A codec chosen by option: JSON instead of the default Gob.
-func ExampleWithCodec() {
+func Example_withCodec() {
 	m := core.New(core.WithCodec(codec.JSON), core.WithTTL(time.Minute))
 	get := core.Memoize(m, "products.get", func(_ context.Context, id int) (Product, error) {
 		return Product{ID: id}, nil
@@ -154,7 +154,7 @@ func ExampleWithCodec() {
 // Negative caching: a "not found" is remembered for a short while, so a
 // missing row is not looked up on every request, and it still matches
 // its sentinel when it comes back from Redis.
-func ExampleWithNegativeCaching() {
+func Example_withNegativeCaching() {
 	d := exampleDriver()
 	defer d.Close()
 	ctx := context.Background()
@@ -194,7 +194,7 @@ func (c *Catalog) load(_ context.Context, id int) (Product, error) {
 // Product returns a product, cached.
 func (c *Catalog) Product(ctx context.Context, id int) (Product, error) { return c.byID.Get(ctx, id) }
 
-func ExampleMemoize_method() {
+func Example_methodValue() {
 	c := NewCatalog(core.New(core.WithTTL(time.Minute)))
 	key, _ := c.byID.Key(3)
 	fmt.Println(key)
