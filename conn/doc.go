@@ -42,7 +42,14 @@
 //
 // A missing key is [ErrMiss], never an empty value. Redis error replies are
 // [*ReplyError]; a negative TTL is [ErrInvalidTTL]; a call on a closed
-// driver is [ErrClosed]. Check them with [errors.Is] and [errors.As].
+// driver is [ErrClosed]; an argument refused before anything is sent (a
+// command argument of an unsupported type, a nil driver given to [Use]) is
+// [ErrBadArg]; a URL a driver's Open cannot use is [ErrBadURL]. Check them
+// with [errors.Is] and [errors.As], whichever driver made them.
+//
+// The sentinels of this package read "redcache: ..."; each driver's own
+// errors read "redcache/goredis: ...", "redcache/radix: ..." or
+// "redcache/memory: ...", and wrap these sentinels where one applies.
 //
 // This package imports only the standard library.
 package conn

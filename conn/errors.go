@@ -25,6 +25,15 @@ var (
 	// The error never contains the URL's password.
 	ErrBadURL = errors.New("redcache: bad url")
 
+	// ErrBadArg reports a call given an argument it cannot use, refused
+	// before anything reaches Redis: a command without a name, a command
+	// argument of a type no driver sends (see [FormatArg]), a Subscribe
+	// without channels, or a nil driver given to [Use], [Push] or
+	// [Scope]. Every driver's own error for a bad argument wraps it, with
+	// the driver's prefix ("redcache/goredis: bad argument: ..."), so
+	// errors.Is(err, conn.ErrBadArg) holds whichever driver refused.
+	ErrBadArg = errors.New("redcache: bad argument")
+
 	// ErrClosed reports a call on a closed driver or subscription.
 	ErrClosed = errors.New("redcache: closed")
 

@@ -2,6 +2,8 @@ package conn
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"sync"
 )
 
@@ -33,8 +35,12 @@ type entry struct {
 
 // Use makes d the only driver on the stack. It refuses with ErrStackInUse
 // when the stack holds more than one driver, because that means a Push is
-// still waiting for its Pop (the original asserts the same).
+// still waiting for its Pop (the original asserts the same), and with
+// [ErrBadArg] when d is nil (see [Stack.Push]).
 func (s *Stack) Use(d Driver) error {
+	if err := checkDriver("Use", d); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.entries) > 1 {
@@ -45,8 +51,18 @@ func (s *Stack) Use(d Driver) error {
 	return nil
 }
 
-// Push puts d on top of the stack.
-func (s *Stack) Push(d Driver) { s.push(d) }
+// Push puts d on top of the stack. A nil d, or a nil pointer of a driver
+// type (a driver variable that was never opened), is refused with
+// [ErrBadArg] and the stack is left as it was: on the stack it would hide
+// the drivers below it and turn every later call into a nil dereference
+// far from the mistake.
+func (s *Stack) Push(d Driver) error {
+	if err := checkDriver("Push", d); err != nil {
+		return err
+	}
+	s.push(d)
+	return nil
+}
 
 func (s *Stack) push(d Driver) uint64 {
 	s.mu.Lock()
@@ -99,8 +115,12 @@ func (s *Stack) Len() int {
 // entry Scope pushed (fn left a Push without its Pop, even of d itself, or
 // popped more than it pushed); the stack is then left as fn made it. Scope
 // tells its entry by the push, never by comparing drivers, so any driver
-// type works, comparable or not.
+// type works, comparable or not. A nil d is refused with [ErrBadArg]
+// before fn runs (see [Stack.Push]).
 func (s *Stack) Scope(d Driver, fn func() error) (err error) {
+	if err := checkDriver("Scope", d); err != nil {
+		return err
+	}
 	mine := s.push(d)
 	defer func() {
 		s.mu.Lock()
@@ -126,7 +146,7 @@ var global Stack
 func Use(d Driver) error { return global.Use(d) }
 
 // Push puts d on top of the process-wide stack; see [Stack.Push].
-func Push(d Driver) { global.Push(d) }
+func Push(d Driver) error { return global.Push(d) }
 
 // Pop removes and returns the top of the process-wide stack, or nil.
 func Pop() Driver { return global.Pop() }
@@ -139,9 +159,33 @@ func Scope(d Driver, fn func() error) error { return global.Scope(d, fn) }
 
 type ctxKey struct{}
 
+// checkDriver refuses a nil driver given to fn, untyped or a nil pointer
+// (or other nil-able value) of a driver type.
+func checkDriver(fn string, d Driver) error {
+	if d == nil {
+		return fmt.Errorf("%w: conn.%s given a nil Driver", ErrBadArg, fn)
+	}
+	switch v := reflect.ValueOf(d); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		if v.IsNil() {
+			return fmt.Errorf("%w: conn.%s given a nil %T (was the driver opened?)", ErrBadArg, fn, d)
+		}
+	}
+	return nil
+}
+
 // With returns a copy of ctx that carries d. Calls that resolve their
 // connection from ctx ([Resolve]) use d, ahead of the stack.
+//
+// With panics when d is nil (or a nil pointer of a driver type), with an
+// error wrapping [ErrBadArg]: it has no error to return, and a context
+// carrying no driver would silently send the calls to the stack's
+// driver instead, another Redis than the caller chose. The standard
+// library's context.WithValue panics on a nil key for the same reason.
 func With(ctx context.Context, d Driver) context.Context {
+	if err := checkDriver("With", d); err != nil {
+		panic(err)
+	}
 	return context.WithValue(ctx, ctxKey{}, d)
 }
 

@@ -292,3 +292,71 @@ func TestStackScopeSameDriverPushedAgain(t *testing.T) {
 		t.Fatalf("Scope must leave the stack as fn made it (two drivers): depth %d", s.Len())
 	}
 }
+
+// A nil driver, untyped or a nil pointer of a driver type, is refused
+// with ErrBadArg by every way onto a stack, which is left as it was; a
+// context is never given one.
+func TestNilDriverRefused(t *testing.T) {
+	var typedNil *fake
+	nils := []struct {
+		name string
+		d    conn.Driver
+	}{
+		{"untyped", nil},
+		{"nil pointer", typedNil},
+	}
+	for _, n := range nils {
+		t.Run(n.name, func(t *testing.T) {
+			var s conn.Stack
+			base := newFake("base")
+			if err := s.Use(base); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Use(n.d); !errors.Is(err, conn.ErrBadArg) {
+				t.Errorf("Use(nil) = %v, want ErrBadArg", err)
+			}
+			if err := s.Push(n.d); !errors.Is(err, conn.ErrBadArg) {
+				t.Errorf("Push(nil) = %v, want ErrBadArg", err)
+			}
+			ran := false
+			if err := s.Scope(n.d, func() error { ran = true; return nil }); !errors.Is(err, conn.ErrBadArg) {
+				t.Errorf("Scope(nil) = %v, want ErrBadArg", err)
+			}
+			if ran {
+				t.Error("Scope(nil) ran its function")
+			}
+			if s.Len() != 1 || s.Current() != conn.Driver(base) {
+				t.Errorf("stack after the refusals: len %d, top %v; want only base", s.Len(), s.Current())
+			}
+
+			// The process-wide functions refuse the same way.
+			if err := conn.Use(n.d); !errors.Is(err, conn.ErrBadArg) {
+				t.Errorf("conn.Use(nil) = %v, want ErrBadArg", err)
+			}
+			if err := conn.Push(n.d); !errors.Is(err, conn.ErrBadArg) {
+				t.Errorf("conn.Push(nil) = %v, want ErrBadArg", err)
+			}
+			if err := conn.Scope(n.d, func() error { return nil }); !errors.Is(err, conn.ErrBadArg) {
+				t.Errorf("conn.Scope(nil) = %v, want ErrBadArg", err)
+			}
+			if conn.Current() != nil {
+				t.Errorf("the process-wide stack holds %v", conn.Current())
+			}
+
+			// With has no error to return: it panics, naming the mistake.
+			func() {
+				defer func() {
+					r := recover()
+					if r == nil {
+						t.Fatal("With(ctx, nil) did not panic")
+					}
+					err, ok := r.(error)
+					if !ok || !errors.Is(err, conn.ErrBadArg) {
+						t.Errorf("With(ctx, nil) panicked with %v, want an error wrapping ErrBadArg", r)
+					}
+				}()
+				conn.With(context.Background(), n.d)
+			}()
+		})
+	}
+}
