@@ -25,19 +25,26 @@
 # (see conn/conntest/env.go), then runs, stopping at the first failure:
 #
 #   1. gofmt -l over the repository's Go files (must print nothing)
-#   2. go vet over every workspace module
-#   3. go test -race -count=1 over every workspace module (go.work)
-#   4. per module, with GOWORK=off: go build, go vet, go test -count=1
+#   2. packaging (also alone: --packaging):
+#      - build lists: for each library module of go.work (all but docs,
+#        tools and */tests), a consumer module in the temp folder imports
+#        its packages and one driver (conn/goredis, then conn/radix) through
+#        a go.work, as README.md's "Use it from a clone" does; its
+#        go list -m all must name no other driver module, no other
+#        driver's client (go-redis, radix, gopher-lua) and no miniredis
+#   3. go vet over every workspace module
+#   4. go test -race -count=1 over every workspace module (go.work)
+#   5. per module, with GOWORK=off: go build, go vet, go test -count=1
 #      (proves each module builds and tests on its own)
-#   5. the consistency soak, short (tools/cmd/soak, 25 s; REDCACHE_SOAK sets
+#   6. the consistency soak, short (tools/cmd/soak, 25 s; REDCACHE_SOAK sets
 #      another duration): two worker processes, one per driver, against a
 #      cache Redis the soak kills and restarts; fails on any wrong value
-#   6. the comparison harness in its quick mode (redcache-bench --quick),
+#   7. the comparison harness in its quick mode (redcache-bench --quick),
 #      against the standalone server, into the temp folder: the harness
 #      stays runnable, and its targets are printed (never asserted)
 #
-# The fault suite (tools/internal/faults) runs in step 3, in its fast mode;
-# step 4 skips it (REDCACHE_FAULTS=off), as it already ran under -race.
+# The fault suite (tools/internal/faults) runs in step 4, in its fast mode;
+# step 5 skips it (REDCACHE_FAULTS=off), as it already ran under -race.
 #
 # Whatever happens, the servers (and any node a test restarted) are stopped
 # and their temp folder removed.
@@ -46,8 +53,9 @@
 #   bash tools/test.sh [--quick] [--faults-long] [go test flags...]
 #   bash tools/test.sh --servers-only        (alias: serve)
 #   bash tools/test.sh --soak DURATION       (e.g. --soak 10m: only the soak)
+#   bash tools/test.sh --packaging           (only step 2, without servers)
 #
-#   --quick             skip steps 4, 5 and 6 (same as REDCACHE_TEST_SHORT=1)
+#   --quick             skip steps 5, 6 and 7 (same as REDCACHE_TEST_SHORT=1)
 #   --faults-long       the fault suite's long mode (REDCACHE_FAULTS_LONG=1):
 #                       longer loads and more rounds per fault
 #   --soak DURATION     run only the consistency soak, for DURATION
@@ -79,6 +87,7 @@ die() {
 QUICK=${REDCACHE_TEST_SHORT:-0}
 [[ $QUICK == 1 ]] || QUICK=0
 SERVE=0
+PACKAGING=0
 SOAK=""
 GO_TEST_ARGS=()
 if [[ ${1:-} == serve ]]; then
@@ -90,6 +99,7 @@ while (($#)); do
 	--quick | --short) QUICK=1 ;;
 	--servers-only | --serve) SERVE=1 ;;
 	--faults-long) export REDCACHE_FAULTS_LONG=1 ;;
+	--packaging) PACKAGING=1 ;;
 	--soak)
 		(($# >= 2)) || die "--soak needs a duration, e.g. --soak 10m"
 		SOAK=$2
@@ -229,6 +239,141 @@ run_soak() {
 	go build -race -o "$TMP/soak" ./tools/cmd/soak
 	"$TMP/soak" -duration "$1" -dir "$TMP/soak.d"
 }
+
+# ------------------------------------------------------------- packaging
+
+# The driver modules, each with the client library it brings. A program
+# that imports a library module and one driver must not download another
+# driver, another driver's client, nor the embedded Redis of the demo.
+DRIVER_MODULES=(
+	"github.com/redcache/redcache/conn/goredis github.com/redis/go-redis/v9"
+	"github.com/redcache/redcache/conn/radix github.com/mediocregopher/radix/v4"
+	"github.com/redcache/redcache/conn/memory github.com/yuin/gopher-lua"
+)
+NEVER_IN_A_BUILD_LIST=(github.com/alicebob/miniredis/v2)
+# The drivers a consumer picks, one at a time.
+CONSUMER_DRIVERS=(github.com/redcache/redcache/conn/goredis github.com/redcache/redcache/conn/radix)
+
+# workspace_modules: sets WS_PATHS and WS_DIRS to the modules of go.work.
+workspace_modules() {
+	local out path dir
+	out=$(go list -m -f '{{.Path}} {{.Dir}}') || die "go list -m failed: is go.work consistent (every listed folder has a go.mod)?"
+	WS_PATHS=()
+	WS_DIRS=()
+	while read -r path dir; do
+		[[ -n $path ]] || continue
+		WS_PATHS+=("$path")
+		WS_DIRS+=("$dir")
+	done <<<"$out"
+	((${#WS_PATHS[@]})) || die "go list -m found no workspace modules"
+}
+
+# is_library DIR: the module in DIR is a library module: not docs, not
+# tools, not a test-only module (a folder named tests).
+is_library() {
+	local rel=${1#"$ROOT"/}
+	[[ $rel != docs && $rel != tools && $rel != tests && $rel != */tests && $rel != "$ROOT" ]]
+}
+
+# module_dir PATH: prints the folder of the workspace module PATH.
+module_dir() {
+	local i
+	for ((i = 0; i < ${#WS_PATHS[@]}; i++)); do
+		[[ ${WS_PATHS[i]} == "$1" ]] && {
+			printf '%s\n' "${WS_DIRS[i]}"
+			return 0
+		}
+	done
+	return 1
+}
+
+# check_build_list MODULE DIR DRIVER WORK: a consumer module in WORK (a temp
+# folder outside the repository) imports every package of MODULE (but its
+# internal and main packages) and DRIVER, resolving our modules as the
+# README's "Use it from a clone" does: a go.work that uses the consumer, the
+# module's folder and the driver's folder (their go.mod files replace the
+# siblings they require). Its build list (go list -m all) must name no
+# other driver, no other driver's client library and no embedded Redis.
+check_build_list() {
+	local mod=$1 dir=$2 driver=$3 work=$4 pkgs entry dmod dlib line m via
+	local -a forbidden=("${NEVER_IN_A_BUILD_LIST[@]}") uses=("$dir")
+	for entry in "${DRIVER_MODULES[@]}"; do
+		read -r dmod dlib <<<"$entry"
+		[[ $dmod == "$driver" || $dmod == "$mod" ]] && continue
+		forbidden+=("$dmod" "$dlib")
+	done
+	[[ $driver == "$mod" ]] || uses+=("$(module_dir "$driver")")
+	# mod/... also matches the packages of nested modules (conn/... holds
+	# conn/goredis): keep the module's own.
+	pkgs=$(go list -e -f '{{if and .Module (eq .Module.Path "'"$mod"'") (ne .Name "main") .GoFiles (not .Error)}}{{.ImportPath}}{{end}}' "$mod/..." |
+		grep -Ev '/internal(/|$)' || true)
+	[[ -n $pkgs ]] || die "build lists: $mod has no package a program can import"
+	mkdir -p "$work"
+	(
+		cd "$work"
+		{
+			printf 'module example.com/consumer\n\ngo 1.24\n'
+		} >go.mod
+		{
+			printf '// A program that imports %s and %s.\npackage main\n\nimport (\n' "$mod" "$driver"
+			for m in $pkgs "$driver"; do printf '\t_ "%s"\n' "$m"; done
+			printf ')\n\nfunc main() {}\n'
+		} >main.go
+		go work init . "${uses[@]}"
+		go list -deps . >/dev/null
+	) || die "build lists: a consumer of $mod with $driver does not load (in $work)"
+	BUILD_LIST=$(cd "$work" && go list -m all) || die "build lists: go list -m all failed for a consumer of $mod with $driver (in $work)"
+	for m in "${forbidden[@]}"; do
+		while read -r line _; do
+			if [[ $line == "$m" ]]; then
+				via=$(cd "$work" && go mod graph | awk -v m="$m" '{ split($2, a, "@") } a[1] == m { sub(/@.*/, "", $1); print $1 }' | sort -u | paste -sd, -)
+				die "build lists: a program that imports $mod and $driver gets $m in its build list (go list -m all), required by: ${via:-?}. A library module's go.mod requires only what its own packages and in-module tests import: move the code that needs $m into a test-only module (e.g. $mod/tests)"
+			fi
+		done <<<"$BUILD_LIST"
+	done
+}
+
+# check_build_lists: check_build_list for every library module of go.work
+# (derived, so a new module is checked without editing this script), once
+# per consumer driver; a driver module is checked alone.
+check_build_lists() {
+	local i mod dir driver n=0 is_driver entry
+	workspace_modules
+	for ((i = 0; i < ${#WS_PATHS[@]}; i++)); do
+		mod=${WS_PATHS[i]}
+		dir=${WS_DIRS[i]}
+		is_library "$dir" || continue
+		is_driver=0
+		for entry in "${DRIVER_MODULES[@]}"; do
+			[[ ${entry%% *} == "$mod" ]] && is_driver=1
+		done
+		if ((is_driver)); then
+			check_build_list "$mod" "$dir" "$mod" "$TMP/buildlist/$n"
+			log "$mod alone: $(wc -l <<<"$BUILD_LIST") modules, no other driver"
+			n=$((n + 1))
+			continue
+		fi
+		for driver in "${CONSUMER_DRIVERS[@]}"; do
+			check_build_list "$mod" "$dir" "$driver" "$TMP/buildlist/$n"
+			log "$mod + ${driver#github.com/redcache/redcache/}: $(wc -l <<<"$BUILD_LIST") modules, no other driver"
+			n=$((n + 1))
+		done
+	done
+}
+
+# run_packaging: the checks that the modules install as the README says.
+run_packaging() {
+	section "build lists: a program gets only the driver it imports"
+	check_build_lists
+}
+
+if ((PACKAGING)); then
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/redcache-test.XXXXXX")
+	run_packaging
+	STEP="done"
+	printf '\n== PASS: packaging checks (%ds)\n' $((SECONDS - START))
+	exit 0
+fi
 
 if [[ -n $SOAK ]]; then
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/redcache-test.XXXXXX")
@@ -602,6 +747,8 @@ else
 	PATTERNS=()
 	for d in "${MODULES[@]}"; do PATTERNS+=("$d/..."); done
 fi
+
+run_packaging
 
 section "go vet (workspace)"
 go vet "${PATTERNS[@]}"
