@@ -62,7 +62,8 @@
 // # The entry
 //
 // Each stored value carries a small header (format version, flags,
-// codec, checksum, generation, soft expiry): see [ParseEntry] and
+// codec, checksum, generation, soft expiry): see package
+// [github.com/redcache/redcache/core/format] and
 // docs/format.md. Bytes that are not such an entry are never decoded as a
 // value.
 //

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/core/format"
 )
 
 var (
@@ -15,7 +16,15 @@ var (
 	// this package wrote, or one that fails its checksum or does not
 	// decode into the memoized type. The call treats it as a miss and
 	// overwrites it; the error reaches the error handler and the stats.
-	ErrCorruptEntry = errors.New("redcache: corrupt or foreign cache entry")
+	// It is [format.ErrCorruptEntry].
+	ErrCorruptEntry = format.ErrCorruptEntry
+
+	// ErrNewerEntry reports an entry written by a newer release of this
+	// package: a newer format version, or a flag this build does not know.
+	// A call treats it as a miss and leaves it in place, so a rolling
+	// deploy neither overwrites the newer release's entries nor reports
+	// them as corrupt. It is [format.ErrNewerEntry].
+	ErrNewerEntry = format.ErrNewerEntry
 
 	// ErrCircuitOpen reports that the circuit breaker stopped talking to a
 	// Redis that kept failing. Memoized calls go straight to their loader

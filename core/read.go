@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/core/format"
 )
 
 // The read path: a call reads the cache (and the generation) before it
@@ -192,7 +193,7 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 	}
 	p.b.success()
 	p.seen = data
-	ent, err := ParseEntry(data)
+	ent, err := format.Parse(data)
 	if errors.Is(err, ErrNewerEntry) {
 		return v, statusNewer, nil // a newer release's: not ours to judge or replace
 	}
@@ -224,7 +225,7 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 		if e.cfg.negTTL <= 0 {
 			return v, statusMiss, nil // written by a function that caches errors; this one does not
 		}
-		ce, err := decodeNegative(ent.Version, ent.Payload, e.cfg.negErrs)
+		ce, err := decodeNegative(ent, e.cfg.negErrs)
 		if err != nil {
 			report(OpDecode, key, err)
 			return v, statusMiss, nil
@@ -247,7 +248,7 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 
 // nearUntil is when a near copy of ent must be gone: its soft expiry, or
 // else its expiry (0: neither).
-func nearUntil(ent Entry) int64 {
+func nearUntil(ent format.Entry) int64 {
 	var until int64
 	for _, t := range []time.Time{ent.SoftExpiry, ent.Expiry} {
 		if !t.IsZero() && (until == 0 || t.UnixNano() < until) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redcache/redcache/conn"
+	"github.com/redcache/redcache/core/format"
 )
 
 // The write path: entries built from values and errors, the fenced store
@@ -39,7 +40,7 @@ func (e *engine[V]) encode(ctx context.Context, key string, v V) ([]byte, error)
 // entryFor encodes v as the entry to store under key in generation gen,
 // with the ttl to store it for and the time a near copy must be gone by
 // (its soft expiry, else its expiry; 0 for none).
-func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, cc callConfig, now time.Time) (ent Entry, ttl time.Duration, until int64, err error) {
+func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, cc callConfig, now time.Time) (ent format.Entry, ttl time.Duration, until int64, err error) {
 	payload, err := e.encode(ctx, key, v)
 	if err != nil {
 		return ent, 0, 0, err
@@ -52,7 +53,7 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 		ttl -= time.Duration(rand.Float64() * e.cfg.jitter * float64(ttl))
 		ttl = max(ttl, time.Millisecond)
 	}
-	ent = Entry{Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: payload}
+	ent = format.Entry{Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: payload}
 	switch {
 	case e.cfg.stale > 0 && ttl > 0:
 		ent.SoftExpiry = now.Add(ttl)
@@ -112,14 +113,14 @@ func (e *engine[V]) storeNegative(ctx context.Context, p *pending, key string, e
 		e.m.stats.fenced.Add(1)
 		return
 	}
-	ent := Entry{Negative: true, Codec: e.codecID, Compressed: e.compress, Generation: p.gen,
+	ent := format.Entry{Negative: true, Codec: e.codecID, Compressed: e.compress, Generation: p.gen,
 		Expiry: now.Add(e.cfg.negTTL), Payload: encodeNegative(sentinel, err.Error())}
 	e.save(ctx, p, key, ent, e.cfg.negTTL)
 }
 
 // save writes ent under key for a load: only if the generation did not
 // move since the lookup, and only over what the lookup saw.
-func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent Entry, ttl time.Duration) bool {
+func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format.Entry, ttl time.Duration) bool {
 	now := time.Now().UnixNano()
 	wctx, cancel := e.deadlines.bound(context.WithoutCancel(ctx), now)
 	defer cancel()
@@ -135,7 +136,7 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent Entry,
 			return false
 		}
 	}
-	data := ent.Append(make([]byte, 0, headerSize+26+len(ent.Payload)))
+	data := ent.Append(make([]byte, 0, ent.Size()))
 	ok, err := e.saveIf(wctx, p.d, key, data, ttl, p.seen)
 	e.m.redisResult(ctx, &e.cfg, p.b, OpSave, e.name, key, err)
 	if err == nil && !ok {

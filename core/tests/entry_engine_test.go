@@ -2,7 +2,9 @@ package tests_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,4 +210,17 @@ func TestWaitersDoNotWaitForTheWrite(t *testing.T) {
 			t.Fatal("a caller that joined the load waited for the write")
 		}
 	})
+}
+
+// v1Entry encodes an entry as the previous release did (format version
+// 1): the CRC covers the bytes after the header only.
+func v1Entry(flags, codecID byte, gen uint64, soft time.Time, payload []byte) []byte {
+	b := []byte{0xC5, 1, flags, codecID, 0, 0, 0, 0}
+	b = binary.AppendUvarint(b, gen)
+	if flags&0x04 != 0 {
+		b = binary.BigEndian.AppendUint64(b, uint64(soft.UnixMilli()))
+	}
+	b = append(b, payload...)
+	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/goredis"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 )
 
 // exampleDriver connects to the Redis of the test runner, or to an
@@ -84,7 +85,7 @@ func Example_withBeforeSave() {
 
 	key, _ := get.Key(1)
 	raw, _ := d.Get(ctx, key)
-	e, _ := core.ParseEntry(raw)
+	e, _ := format.Parse(raw)
 	fmt.Println(string(e.Payload))
 	// Output: {"ID":1,"Name":"Widget 1","Price":9.5}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/conntest"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 )
 
 type tenantKey struct{}
@@ -72,7 +73,7 @@ func TestFlightsPerDriver(t *testing.T) {
 				if err != nil {
 					t.Fatalf("tenant %s's Redis holds nothing: %v", name, err)
 				}
-				ent, err := core.ParseEntry(b)
+				ent, err := format.Parse(b)
 				if err != nil || string(ent.Payload) == "" {
 					t.Fatalf("tenant %s's entry: %v", name, err)
 				}

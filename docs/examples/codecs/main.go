@@ -18,6 +18,7 @@ import (
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/goredis"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 	"github.com/redcache/redcache/docs/internal/devredis"
 )
 
@@ -88,7 +89,7 @@ func stored(ctx context.Context, d conn.Driver, key string) (payload []byte, siz
 	if err != nil {
 		return nil, 0, err
 	}
-	e, err := core.ParseEntry(raw)
+	e, err := format.Parse(raw)
 	if err != nil {
 		return nil, 0, err
 	}

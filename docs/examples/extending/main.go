@@ -24,6 +24,7 @@ import (
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/goredis"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 	"github.com/redcache/redcache/docs/internal/devredis"
 )
 
@@ -170,7 +171,7 @@ func run(ctx context.Context, w io.Writer, redisURL string, secret []byte) error
 	if err != nil {
 		return err
 	}
-	e, err := core.ParseEntry(raw)
+	e, err := format.Parse(raw)
 	if err != nil {
 		return err
 	}

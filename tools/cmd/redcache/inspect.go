@@ -16,6 +16,7 @@ import (
 	"github.com/redcache/redcache/codec"
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 	"github.com/redcache/redcache/tools/internal/gobtext"
 )
 
@@ -25,7 +26,7 @@ func init() {
 		summary: "decode one cache entry: header, codec, generation, ttl and value",
 		usage: `redcache inspect [--prefix P] [--max N] [--hex] KEY
 
-Reads KEY (GET and PTTL) and decodes it as a redcache entry (core.ParseEntry):
+Reads KEY (GET and PTTL) and decodes it as a redcache entry (package core/format):
 the format version, the flags (negative, compressed, soft expiry and when it
 falls), the codec, the generation it was written in compared with the
 function's current one (an older one reads as a miss), the payload's size,
@@ -112,7 +113,7 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 
-	ent, perr := core.ParseEntry(raw)
+	ent, perr := format.Parse(raw)
 	if perr != nil {
 		row("entry", "not a redcache entry (%s)", strings.TrimPrefix(perr.Error(), core.ErrCorruptEntry.Error()+": "))
 		row("first bytes", "%s", previewBytes(raw, 64))
@@ -218,7 +219,7 @@ func ttlText(reply any) string {
 }
 
 // flagsText lists the flags of an entry.
-func flagsText(e core.Entry) string {
+func flagsText(e format.Entry) string {
 	var fl []string
 	if e.Negative {
 		fl = append(fl, "negative (a cached loader error)")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 	"github.com/redcache/redcache/tools/internal/cli"
 )
 
@@ -202,7 +203,7 @@ func foreignNames(ctx context.Context, d conn.Driver, perName map[string]int, sa
 // isEntry reports whether b is a redcache entry, of this format version
 // or a newer one.
 func isEntry(b []byte) bool {
-	_, err := core.ParseEntry(b)
+	_, err := format.Parse(b)
 	return err == nil || errors.Is(err, core.ErrNewerEntry)
 }
 

@@ -12,7 +12,7 @@ import (
 
 	rediscache "github.com/go-redis/cache/v9"
 	"github.com/redcache/redcache/codec"
-	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -231,7 +231,7 @@ func valueSizes() string {
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return "unknown: " + err.Error()
 	}
-	entry := core.Entry{Payload: mp}.Append(nil)
+	entry := format.Entry{Payload: mp}.Append(nil)
 	return fmt.Sprintf("%d bytes in msgpack (%d as a redcache entry, header included), %d in gob, %d in go-redis/cache's msgpack + s2",
 		len(mp), len(entry), len(gb), len(s2))
 }

@@ -1,4 +1,4 @@
-package tests_test
+package format_test
 
 import (
 	"bytes"
@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/redcache/redcache/core"
+	"github.com/redcache/redcache/core/format"
 )
 
 func TestEntryRoundTrip(t *testing.T) {
-	tests := []core.Entry{
+	tests := []format.Entry{
 		{Payload: []byte{}},
 		{Codec: 1, Generation: 7, Payload: []byte("value")},
 		{Negative: true, Codec: 2, Generation: 1 << 40, Payload: []byte("\x00msg")},
@@ -26,19 +25,22 @@ func TestEntryRoundTrip(t *testing.T) {
 		if !bytes.HasPrefix(b, []byte("prefix-kept")) {
 			t.Fatal("Append overwrote dst")
 		}
-		got, err := core.ParseEntry(b[len("prefix-kept"):])
+		got, err := format.Parse(b[len("prefix-kept"):])
 		if err != nil {
-			t.Fatalf("ParseEntry: %v", err)
+			t.Fatalf("Parse: %v", err)
 		}
 		want.Version = 2
-		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
-			t.Fatalf("round trip (-want +got):\n%s", diff)
+		if !equal(want, got) {
+			t.Fatalf("round trip: got %+v, want %+v", got, want)
+		}
+		if n := want.Size(); len(b)-len("prefix-kept") != n {
+			t.Fatalf("Size = %d, Append wrote %d bytes", n, len(b)-len("prefix-kept"))
 		}
 	}
 }
 
 func TestEntryRejects(t *testing.T) {
-	good := core.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil)
+	good := format.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil)
 	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	tests := map[string][]byte{
 		"nil":           nil,
@@ -55,8 +57,8 @@ func TestEntryRejects(t *testing.T) {
 		"codec flip":                    mutate(func(b []byte) []byte { b[3] ^= 0x01; return b }),
 	}
 	for name, b := range tests {
-		if _, err := core.ParseEntry(b); !errors.Is(err, core.ErrCorruptEntry) {
-			t.Errorf("%s: ParseEntry = %v, want ErrCorruptEntry", name, err)
+		if _, err := format.Parse(b); !errors.Is(err, format.ErrCorruptEntry) {
+			t.Errorf("%s: Parse = %v, want ErrCorruptEntry", name, err)
 		}
 	}
 }
@@ -64,7 +66,7 @@ func TestEntryRejects(t *testing.T) {
 // Every single bit flipped anywhere in an entry, header included, is
 // caught (issue: a flipped negative flag used to read as a garbage error).
 func TestEntryEveryBitFlipIsCaught(t *testing.T) {
-	for _, ent := range []core.Entry{
+	for _, ent := range []format.Entry{
 		{Codec: 1, Generation: 3, Payload: []byte("payload")},
 		{Negative: true, Codec: 1, Generation: 3, Payload: []byte("\x00boom")},
 		{Codec: 1, Generation: 3, SoftExpiry: time.UnixMilli(5), Expiry: time.UnixMilli(9), Payload: []byte("v")},
@@ -74,9 +76,9 @@ func TestEntryEveryBitFlipIsCaught(t *testing.T) {
 			for bit := 0; bit < 8; bit++ {
 				b := append([]byte(nil), good...)
 				b[i] ^= 1 << bit
-				got, err := core.ParseEntry(b)
+				got, err := format.Parse(b)
 				if i == 1 && b[1] > 2 {
-					if !errors.Is(err, core.ErrNewerEntry) {
+					if !errors.Is(err, format.ErrNewerEntry) {
 						t.Errorf("byte %d bit %d (version %d): %v, want ErrNewerEntry", i, bit, b[1], err)
 					}
 					continue
@@ -92,16 +94,16 @@ func TestEntryEveryBitFlipIsCaught(t *testing.T) {
 // A newer format version, or a flag this build does not know (under a
 // valid checksum), is ErrNewerEntry, not ErrCorruptEntry.
 func TestEntryNewerFormat(t *testing.T) {
-	good := core.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil)
+	good := format.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil)
 	newer := append([]byte(nil), good...)
 	newer[1] = 3
 	unknownFlag := append([]byte(nil), good...)
 	unknownFlag[2] |= 0x40
 	binary.BigEndian.PutUint32(unknownFlag[4:8], v2Checksum(unknownFlag))
 	for name, b := range map[string][]byte{"version 3": newer, "version 255": append([]byte{0xC5, 0xff}, good[2:]...), "unknown flag": unknownFlag} {
-		_, err := core.ParseEntry(b)
-		if !errors.Is(err, core.ErrNewerEntry) || errors.Is(err, core.ErrCorruptEntry) {
-			t.Errorf("%s: ParseEntry = %v, want ErrNewerEntry only", name, err)
+		_, err := format.Parse(b)
+		if !errors.Is(err, format.ErrNewerEntry) || errors.Is(err, format.ErrCorruptEntry) {
+			t.Errorf("%s: Parse = %v, want ErrNewerEntry only", name, err)
 		}
 	}
 }
@@ -109,13 +111,13 @@ func TestEntryNewerFormat(t *testing.T) {
 // Entries written by the previous release (format v1) still read.
 func TestEntryV1StillReads(t *testing.T) {
 	b := v1Entry(0x04, 1, 7, time.UnixMilli(1_700_000_000_000), []byte("value"))
-	got, err := core.ParseEntry(b)
+	got, err := format.Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := core.Entry{Version: 1, Codec: 1, Generation: 7, SoftExpiry: time.UnixMilli(1_700_000_000_000), Payload: []byte("value")}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
-		t.Fatalf("v1 entry (-want +got):\n%s", diff)
+	want := format.Entry{Version: 1, Codec: 1, Generation: 7, SoftExpiry: time.UnixMilli(1_700_000_000_000), Payload: []byte("value")}
+	if !equal(want, got) {
+		t.Fatalf("v1 entry: got %+v, want %+v", got, want)
 	}
 }
 
@@ -138,16 +140,16 @@ func v1Entry(flags, codecID byte, gen uint64, soft time.Time, payload []byte) []
 	return b
 }
 
-func FuzzParseEntry(f *testing.F) {
-	f.Add(core.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil))
-	f.Add(core.Entry{Negative: true, SoftExpiry: time.UnixMilli(5), Payload: []byte{0}}.Append(nil))
-	f.Add(core.Entry{Tombstone: true, Expiry: time.UnixMilli(5), Payload: []byte("nonce123")}.Append(nil))
+func FuzzParse(f *testing.F) {
+	f.Add(format.Entry{Codec: 1, Generation: 3, Payload: []byte("payload")}.Append(nil))
+	f.Add(format.Entry{Negative: true, SoftExpiry: time.UnixMilli(5), Payload: []byte{0}}.Append(nil))
+	f.Add(format.Entry{Tombstone: true, Expiry: time.UnixMilli(5), Payload: []byte("nonce123")}.Append(nil))
 	f.Add(v1Entry(0x04, 0, 1, time.UnixMilli(5), []byte("x")))
 	f.Add([]byte{0xC5, 2, 4, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := core.ParseEntry(b)
+		e, err := format.Parse(b)
 		if err != nil {
-			if errors.Is(err, core.ErrNewerEntry) == errors.Is(err, core.ErrCorruptEntry) {
+			if errors.Is(err, format.ErrNewerEntry) == errors.Is(err, format.ErrCorruptEntry) {
 				t.Fatalf("error %v is neither newer nor corrupt, or both", err)
 			}
 			return
@@ -161,3 +163,17 @@ func FuzzParseEntry(f *testing.F) {
 		}
 	})
 }
+
+// equal compares entries, times by instant (the format keeps
+// milliseconds, not the monotonic clock or the location).
+func equal(a, b format.Entry) bool {
+	return a.Version == b.Version && a.Negative == b.Negative && a.Tombstone == b.Tombstone &&
+		a.Compressed == b.Compressed && a.Codec == b.Codec && a.Generation == b.Generation &&
+		a.SoftExpiry.Equal(b.SoftExpiry) && a.Expiry.Equal(b.Expiry) && bytes.Equal(a.Payload, b.Payload)
+}
+
+var (
+	timeZero time.Time
+	timeA    = time.UnixMilli(1_700_000_000_000)
+	timeB    = time.UnixMilli(1_700_000_060_000)
+)
