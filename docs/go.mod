@@ -8,11 +8,11 @@ require (
 	github.com/go-redis/cache/v9 v9.0.0
 	github.com/google/go-cmp v0.7.0
 	github.com/mediocregopher/radix/v4 v4.1.4
-	github.com/redcache/redcache/codec v0.0.0
-	github.com/redcache/redcache/conn v0.0.0
-	github.com/redcache/redcache/conn/goredis v0.0.0
-	github.com/redcache/redcache/conn/radix v0.0.0
-	github.com/redcache/redcache/core v0.0.0
+	github.com/redcache/redcache/codec v0.1.0
+	github.com/redcache/redcache/conn v0.1.0
+	github.com/redcache/redcache/conn/goredis v0.1.0
+	github.com/redcache/redcache/conn/radix v0.1.0
+	github.com/redcache/redcache/core v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	modernc.org/sqlite v1.38.0
 )

@@ -11,12 +11,12 @@ require (
 	github.com/go-redis/cache/v9 v9.0.0
 	github.com/go-redis/redis/v8 v8.11.5
 	github.com/mediocregopher/radix/v4 v4.1.4
-	github.com/redcache/redcache/codec v0.0.0
-	github.com/redcache/redcache/conn v0.0.0
-	github.com/redcache/redcache/conn/goredis v0.0.0
-	github.com/redcache/redcache/conn/radix v0.0.0
-	github.com/redcache/redcache/core v0.0.0
-	github.com/redcache/redcache/docs v0.0.0
+	github.com/redcache/redcache/codec v0.1.0
+	github.com/redcache/redcache/conn v0.1.0
+	github.com/redcache/redcache/conn/goredis v0.1.0
+	github.com/redcache/redcache/conn/radix v0.1.0
+	github.com/redcache/redcache/core v0.1.0
+	github.com/redcache/redcache/docs v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	golang.org/x/term v0.40.0

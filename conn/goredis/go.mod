@@ -3,7 +3,7 @@ module github.com/redcache/redcache/conn/goredis
 go 1.24
 
 require (
-	github.com/redcache/redcache/conn v0.0.0
+	github.com/redcache/redcache/conn v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 )
 

@@ -3,7 +3,7 @@ module github.com/redcache/redcache/conn/memory
 go 1.24
 
 require (
-	github.com/redcache/redcache/conn v0.0.0
+	github.com/redcache/redcache/conn v0.1.0
 	github.com/yuin/gopher-lua v1.1.1
 )
 

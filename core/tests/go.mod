@@ -14,12 +14,12 @@ replace (
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/google/go-cmp v0.7.0
-	github.com/redcache/redcache/codec v0.0.0
-	github.com/redcache/redcache/conn v0.0.0
-	github.com/redcache/redcache/conn/goredis v0.0.0
-	github.com/redcache/redcache/conn/memory v0.0.0
-	github.com/redcache/redcache/conn/radix v0.0.0
-	github.com/redcache/redcache/core v0.0.0
+	github.com/redcache/redcache/codec v0.1.0
+	github.com/redcache/redcache/conn v0.1.0
+	github.com/redcache/redcache/conn/goredis v0.1.0
+	github.com/redcache/redcache/conn/memory v0.1.0
+	github.com/redcache/redcache/conn/radix v0.1.0
+	github.com/redcache/redcache/core v0.1.0
 )
 
 require (
