@@ -66,6 +66,16 @@ type breaker struct {
 	openedAt   atomic.Int64 // unix nanoseconds
 	probeAt    atomic.Int64 // unix nanoseconds the current probe was let through
 	used       atomic.Int64 // unix nanoseconds of a recent allow, to the second (see breakerSet.sweep)
+
+	// notify is the observer's, or nil; set before the breaker is shared.
+	notify func(from, to BreakerState)
+}
+
+// changed tells the observer, if any, of a change of state.
+func (b *breaker) changed(from, to BreakerState) {
+	if b.notify != nil && from != to {
+		b.notify(from, to)
+	}
 }
 
 func newBreaker(threshold int, cooldown, minSpan time.Duration) *breaker {
@@ -91,7 +101,11 @@ func (b *breaker) allow(now int64) bool {
 			// the half-open state with an old start and replaces the
 			// probe at once.
 			b.probeAt.Store(now)
-			return b.state.CompareAndSwap(int32(BreakerOpen), int32(BreakerHalfOpen))
+			if !b.state.CompareAndSwap(int32(BreakerOpen), int32(BreakerHalfOpen)) {
+				return false
+			}
+			b.changed(BreakerOpen, BreakerHalfOpen)
+			return true
 		}
 	case BreakerHalfOpen:
 		// A probe that never reported is replaced.
@@ -111,7 +125,7 @@ func (b *breaker) success() {
 		b.fails.Store(0)
 	}
 	if b.state.Load() != int32(BreakerClosed) {
-		b.state.Store(int32(BreakerClosed))
+		b.changed(BreakerState(b.state.Swap(int32(BreakerClosed))), BreakerClosed)
 	}
 }
 
@@ -128,7 +142,9 @@ func (b *breaker) failure(now int64, timeout bool) bool {
 		// stored first so that no reader sees the new state with the old
 		// time and probes at once.
 		b.openedAt.Store(now)
-		b.state.CompareAndSwap(int32(BreakerHalfOpen), int32(BreakerOpen))
+		if b.state.CompareAndSwap(int32(BreakerHalfOpen), int32(BreakerOpen)) {
+			b.changed(BreakerHalfOpen, BreakerOpen)
+		}
 		return false
 	case BreakerClosed:
 		n := b.fails.Add(1)
@@ -141,6 +157,7 @@ func (b *breaker) failure(now int64, timeout bool) bool {
 		b.openedAt.Store(now)
 		if b.state.CompareAndSwap(int32(BreakerClosed), int32(BreakerOpen)) {
 			b.fails.Store(0)
+			b.changed(BreakerClosed, BreakerOpen)
 			return true
 		}
 	}
@@ -153,7 +170,9 @@ func (b *breaker) abandon() {
 	if b == nil {
 		return
 	}
-	b.state.CompareAndSwap(int32(BreakerHalfOpen), int32(BreakerOpen))
+	if b.state.CompareAndSwap(int32(BreakerHalfOpen), int32(BreakerOpen)) {
+		b.changed(BreakerHalfOpen, BreakerOpen)
+	}
 }
 
 // State returns the current state.
@@ -188,6 +207,8 @@ type breakerSet struct {
 	// forget is told about every driver whose last breaker was released,
 	// so that its other per-driver state (generations) goes too.
 	forget func(d conn.Driver)
+	// observer, if any, is told of every breaker's changes of state.
+	observer Observer
 }
 
 // defaultBreakerIdle is how long a breaker unused is kept.
@@ -199,6 +220,7 @@ func (s *breakerSet) get(k breakerKey, now int64) *breaker {
 	}
 	s.sweep(now)
 	nb := newBreaker(k.fails, k.wait, k.span)
+	nb.notify = breakerNotifier(s.observer, k.d, k.node)
 	nb.used.Store(now)
 	b, _ := s.m.LoadOrStore(k, nb)
 	return b.(*breaker)

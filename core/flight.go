@@ -326,12 +326,12 @@ func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c 
 	if e.near != nil {
 		epoch = e.near.epoch(key)
 	}
-	v, err := callLoader(ctx, load)
-	e.m.stats.loads.Add(1)
+	v, err := e.runLoader(ctx, key, load)
+	count(&e.m.stats.loads, &e.stats.loads)
 	if err != nil {
-		e.m.stats.loadErrors.Add(1)
+		count(&e.m.stats.loadErrors, &e.stats.loadErrors)
 		if errors.Is(err, ErrPanic) {
-			e.m.stats.loadPanics.Add(1)
+			count(&e.m.stats.loadPanics, &e.stats.loadPanics)
 		}
 		deliver(nil, err)
 		if p.store && !errors.Is(err, ErrPanic) {

@@ -44,11 +44,22 @@ type pending struct {
 	store      bool // write what the loader returns
 	stale      bool // the value served is stale: reload it in the background
 	background bool // a stale-while-revalidate reload, with no caller
+	outcome    Outcome
+	// octx is the context the observer's GetStart returned (nil: not
+	// observed); finish goes on in it.
+	octx context.Context
 }
 
 // read is the first half of a memoized call: the cache. The loader is
 // not needed yet, so a hit builds no closure for it.
-func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v V, p pending, err error) {
+func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (V, pending, error) {
+	if o := e.cfg.hooks.observer; o != nil {
+		return e.readObserved(ctx, o, key, opts)
+	}
+	return e.readCache(ctx, key, opts)
+}
+
+func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption) (v V, p pending, err error) {
 	if len(opts) > 0 {
 		p.cc = callOptions(opts)
 	}
@@ -56,7 +67,7 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 		return v, p, err
 	}
 	if p.cc.skip || e.cfg.skipCache || e.m.isClosed() {
-		p.load = true
+		p.load, p.outcome = true, OutcomeBypass
 		return v, p, nil
 	}
 	p.obs = time.Now()
@@ -64,17 +75,18 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 	p.cc.since = now
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
-		e.m.stats.bypassed.Add(1)
+		count(&e.m.stats.bypassed, &e.stats.bypassed)
 		e.m.report(ctx, &e.cfg, OpResolve, e.name, "", err)
-		p.load = true
+		p.load, p.outcome = true, OutcomeBypass
 		return v, p, nil
 	}
 	p.d, p.st = d, e.gens.of(d)
 	if e.near != nil {
 		if !p.cc.refresh && e.m.near.serves(d) {
 			if v, ok := e.near.get(key, p.st.gen.Load(), now); ok {
-				e.m.stats.hits.Add(1)
-				e.m.stats.near.Add(1)
+				count(&e.m.stats.hits, &e.stats.hits)
+				count(&e.m.stats.near, &e.stats.near)
+				p.outcome = OutcomeNearHit
 				return v, p, nil
 			}
 		}
@@ -82,8 +94,8 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 	}
 	p.b = e.m.breakerForKey(&e.cfg, d, key)
 	if !p.b.allow(now) {
-		e.m.stats.bypassed.Add(1)
-		p.load = true
+		count(&e.m.stats.bypassed, &e.stats.bypassed)
+		p.load, p.outcome = true, OutcomeBypass
 		return v, p, nil
 	}
 	rctx, cancel := e.deadlines.bound(ctx, now)
@@ -91,51 +103,63 @@ func (e *engine[V]) read(ctx context.Context, key string, opts []CallOption) (v 
 	if p.cc.refresh {
 		gen, err := e.generation(ctx, rctx, d, p.b, p.st, now, false)
 		p.gen, p.load, p.store = gen, true, err == nil
+		p.outcome = OutcomeRefresh
 		return v, p, nil
 	}
 	v, st, err := e.lookup(ctx, rctx, &p, key, now, false)
 	switch st {
 	case statusHit:
-		e.m.stats.hits.Add(1)
+		count(&e.m.stats.hits, &e.stats.hits)
+		p.outcome = OutcomeHit
 		return v, p, nil
 	case statusStale:
-		e.m.stats.hits.Add(1)
-		e.m.stats.stale.Add(1)
-		p.stale = true
+		count(&e.m.stats.hits, &e.stats.hits)
+		count(&e.m.stats.stale, &e.stats.stale)
+		p.stale, p.outcome = true, OutcomeStaleHit
 		return v, p, nil
 	case statusNegative:
-		e.m.stats.negative.Add(1)
+		count(&e.m.stats.negative, &e.stats.negative)
+		p.outcome = OutcomeNegativeHit
 		return v, p, err
 	case statusUnavailable:
+		p.outcome = OutcomeError
 		if errors.Is(err, errGenerationDown) {
-			e.m.stats.bypassed.Add(1)
+			count(&e.m.stats.bypassed, &e.stats.bypassed)
+			p.outcome = OutcomeBypass
 		}
 		p.load = true
 		return v, p, nil
 	case statusNewer:
-		e.m.stats.misses.Add(1)
+		count(&e.m.stats.misses, &e.stats.misses)
 		p.load = true
 		return v, p, nil
 	}
-	e.m.stats.misses.Add(1)
+	count(&e.m.stats.misses, &e.stats.misses)
 	p.load, p.store = true, true
 	return v, p, nil
 }
 
 // finish is the second half of a memoized call, when read left work.
 func (e *engine[V]) finish(ctx context.Context, key string, v V, p pending, load func(context.Context) (V, error)) (V, error) {
+	if p.octx != nil {
+		return e.finishObserved(key, v, p, load)
+	}
+	return e.finishCache(ctx, key, v, p, load)
+}
+
+func (e *engine[V]) finishCache(ctx context.Context, key string, v V, p pending, load func(context.Context) (V, error)) (V, error) {
 	switch {
 	case p.stale:
 		e.refreshInBackground(ctx, key, p, load)
 		return v, nil
 	case p.st == nil:
 		// No Redis: skipped, closed, or no driver.
-		v, err := callLoader(ctx, load)
-		e.m.stats.loads.Add(1)
+		v, err := e.runLoader(ctx, key, load)
+		count(&e.m.stats.loads, &e.stats.loads)
 		if err != nil {
-			e.m.stats.loadErrors.Add(1)
+			count(&e.m.stats.loadErrors, &e.stats.loadErrors)
 			if errors.Is(err, ErrPanic) {
-				e.m.stats.loadPanics.Add(1)
+				count(&e.m.stats.loadPanics, &e.stats.loadPanics)
 			}
 		}
 		return v, err
@@ -174,7 +198,9 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 		return v, statusUnavailable, err
 	}
 	p.gen = gen
-	data, err := e.cfg.store.Load(rctx, p.d, key)
+	sctx, step := e.redisStart(rctx, OpLoad, key)
+	data, err := e.cfg.store.Load(sctx, p.d, key)
+	step.end(err)
 	if err != nil {
 		if errors.Is(err, conn.ErrMiss) {
 			p.b.success()

@@ -73,7 +73,7 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 func (e *engine[V]) store(ctx context.Context, p *pending, key string, v V) (stored bool, until int64) {
 	now := time.Now()
 	if e.tooLate(p.obs, now) {
-		e.m.stats.fenced.Add(1)
+		count(&e.m.stats.fenced, &e.stats.fenced)
 		return false, 0
 	}
 	ent, ttl, until, err := e.entryFor(ctx, key, p.gen, v, p.cc, now)
@@ -110,7 +110,7 @@ func (e *engine[V]) storeNegative(ctx context.Context, p *pending, key string, e
 	}
 	now := time.Now()
 	if e.tooLate(p.obs, now) {
-		e.m.stats.fenced.Add(1)
+		count(&e.m.stats.fenced, &e.stats.fenced)
 		return
 	}
 	ent := format.Entry{Negative: true, Codec: e.codecID, Compressed: e.compress, Generation: p.gen,
@@ -132,15 +132,17 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format
 		}
 		p.st.adopt(gen, now)
 		if gen != ent.Generation {
-			e.m.stats.fenced.Add(1) // invalidated (or Redis restarted) during the load
+			count(&e.m.stats.fenced, &e.stats.fenced) // invalidated (or Redis restarted) during the load
 			return false
 		}
 	}
 	data := ent.Append(make([]byte, 0, ent.Size()))
-	ok, err := e.saveIf(wctx, p.d, key, data, ttl, p.seen)
+	sctx, step := e.redisStart(wctx, OpSave, key)
+	ok, err := e.saveIf(sctx, p.d, key, data, ttl, p.seen)
+	step.end(err)
 	e.m.redisResult(ctx, &e.cfg, p.b, OpSave, e.name, key, err)
 	if err == nil && !ok {
-		e.m.stats.fenced.Add(1)
+		count(&e.m.stats.fenced, &e.stats.fenced)
 	}
 	return err == nil && ok
 }
@@ -197,7 +199,10 @@ func (e *engine[V]) writeTombstone(ctx context.Context, d conn.Driver, st *genSt
 	data := tombstone(st.gen.Load())
 	bctx, cancel := e.deadlines.bound(ctx, time.Now().UnixNano())
 	defer cancel()
-	return data, e.cfg.store.Save(bctx, d, key, data, e.cfg.fenceWindow)
+	bctx, step := e.redisStart(bctx, OpSave, key)
+	err := e.cfg.store.Save(bctx, d, key, data, e.cfg.fenceWindow)
+	step.end(err)
+	return data, err
 }
 
 // invalidate replaces the entry under key by a tombstone (or deletes it,
@@ -216,7 +221,9 @@ func (e *engine[V]) invalidate(ctx context.Context, key string) error {
 		}
 	} else {
 		bctx, cancel := e.deadlines.bound(ctx, time.Now().UnixNano())
+		bctx, step := e.redisStart(bctx, OpDelete, key)
 		err := e.cfg.store.Delete(bctx, d, key)
+		step.end(err)
 		cancel()
 		if err != nil {
 			return &Error{Op: OpDelete, Name: e.name, Key: key, Err: err}
@@ -260,7 +267,10 @@ func (e *engine[V]) set(ctx context.Context, key string, v V, opts []CallOption)
 	}
 	st.flights.forget(key)
 	e.dropKey(key)
-	if err := e.cfg.store.Save(bctx, d, key, ent.Append(nil), ttl); err != nil {
+	sctx, step := e.redisStart(bctx, OpSave, key)
+	err = e.cfg.store.Save(sctx, d, key, ent.Append(nil), ttl)
+	step.end(err)
+	if err != nil {
 		return &Error{Op: OpSave, Name: e.name, Key: key, Err: err}
 	}
 	e.written(ctx, d, st, key)
