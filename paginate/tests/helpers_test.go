@@ -106,3 +106,29 @@ func products(gen, n int) []product {
 func itemID(gen, i int) string {
 	return "g" + strconv.Itoa(gen) + "-" + strconv.Itoa(i)
 }
+
+// keysUnder returns every key under prefix, on every node.
+func keysUnder(ctx context.Context, t *testing.T, d conn.Driver, prefix string) []string {
+	t.Helper()
+	var out []string
+	err := conn.ForEachNode(ctx, d, func(ctx context.Context, node conn.Driver) error {
+		cursor := "0"
+		for {
+			r, err := node.Do(ctx, "SCAN", cursor, "MATCH", prefix+"*", "COUNT", 1000)
+			if err != nil {
+				return err
+			}
+			a := r.([]any)
+			for _, k := range a[1].([]any) {
+				out = append(out, k.(string))
+			}
+			if cursor = a[0].(string); cursor == "0" {
+				return nil
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
