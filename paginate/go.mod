@@ -3,8 +3,8 @@ module github.com/redcache/redcache/paginate
 go 1.24
 
 require (
-	github.com/redcache/redcache/codec v0.0.0
-	github.com/redcache/redcache/conn v0.0.0
+	github.com/redcache/redcache/codec v0.1.0
+	github.com/redcache/redcache/conn v0.1.0
 	github.com/redcache/redcache/core v0.0.0
 )
 

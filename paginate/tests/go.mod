@@ -17,13 +17,13 @@ require (
 	github.com/redcache/redcache/conn v0.1.0
 	github.com/redcache/redcache/conn/goredis v0.0.0
 	github.com/redcache/redcache/conn/radix v0.0.0
+	github.com/redcache/redcache/core v0.0.0
 	github.com/redcache/redcache/paginate v0.0.0
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/mediocregopher/radix/v4 v4.1.4 // indirect
-	github.com/redcache/redcache/core v0.0.0 // indirect
 	github.com/redis/go-redis/v9 v9.22.0 // indirect
 	github.com/tilinna/clock v1.0.2 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
