@@ -44,7 +44,7 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 		panic(err)
 	}
 	e := &engine[V]{m: m, cfg: m.cfg, name: name, seed: maphash.MakeSeed()}
-	e.cfg.apply(opts)
+	applyOptions(&e.cfg, opts)
 	e.deadlines = m.deadlines
 	if e.cfg.timeout != m.cfg.timeout {
 		e.deadlines = newDeadlines(e.cfg.timeout)

@@ -45,9 +45,9 @@ var Default = New()
 
 // New returns a Manager configured by opts. Without options it behaves as
 // [Default].
-func New(opts ...Option) *Manager {
+func New(opts ...ManagerOption) *Manager {
 	m := &Manager{cfg: defaultConfig(), near: newNearHub()}
-	m.cfg.apply(opts)
+	applyOptions(&m.cfg, opts)
 	m.deadlines = newDeadlines(m.cfg.timeout)
 	m.breaker = m.newBreaker(m.cfg)
 	m.breakers.forget = m.forgetDriver

@@ -46,7 +46,7 @@ func Memoize[A, V any](m *Manager, name string, fn func(context.Context, A) (V, 
 func memoizeEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	if m != nil {
 		cfg := m.cfg
-		cfg.apply(opts)
+		applyOptions(&cfg, opts)
 		m.claim(cfg.prefix, name)
 	}
 	e := newEngine[V](m, name, opts)

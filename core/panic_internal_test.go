@@ -20,11 +20,11 @@ func (explodingFenced) SaveIf(context.Context, conn.Driver, string, []byte, time
 // conditionally only to a RedisStore or a FencedStore.
 func TestRecoveringStoreKeepsTheFence(t *testing.T) {
 	var c config
-	WithStore(RedisStore{})(&c)
+	WithStore(RedisStore{}).apply(&c)
 	if _, ok := c.store.(RedisStore); !ok {
 		t.Fatalf("WithStore(RedisStore{}) stored a %T: the default store lost its fence", c.store)
 	}
-	WithStore(explodingFenced{})(&c)
+	WithStore(explodingFenced{}).apply(&c)
 	fs, ok := c.store.(FencedStore)
 	if !ok {
 		t.Fatalf("WithStore of a FencedStore stored a %T, not a FencedStore", c.store)

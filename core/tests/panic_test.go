@@ -60,9 +60,9 @@ func reportedPanic(log *errorLog, op core.Op, callback string) *core.PanicError 
 func TestCallbackPanicsAreRecovered(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
-		newMemo := func(t *testing.T, log *errorLog, calls *counter, opts ...core.Option) *core.Memo[int, int] {
+		newMemo := func(t *testing.T, log *errorLog, calls *counter, opts ...core.ManagerOption) *core.Memo[int, int] {
 			t.Helper()
-			base := []core.Option{core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
+			base := []core.ManagerOption{core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
 				core.WithErrorHandler(log.handler)}
 			m := core.New(append(base, opts...)...)
 			t.Cleanup(func() { m.Close() })

@@ -28,10 +28,10 @@ var errNotFound = errors.New("user not found")
 
 // fill memoizes a loader under prefix and name and calls it for ids
 // 1..n, so that n entries exist. It returns the keys.
-func fill(t *testing.T, d conn.Driver, prefix, name string, n int, opts ...core.Option) []string {
+func fill(t *testing.T, d conn.Driver, prefix, name string, n int, opts ...core.ManagerOption) []string {
 	t.Helper()
 	ctx := context.Background()
-	m := core.New(append([]core.Option{core.WithDriver(d), core.WithPrefix(prefix), core.WithTimeout(2 * time.Second)}, opts...)...)
+	m := core.New(append([]core.ManagerOption{core.WithDriver(d), core.WithPrefix(prefix), core.WithTimeout(2 * time.Second)}, opts...)...)
 	t.Cleanup(func() { _ = m.Close() })
 	memo := core.Memoize(m, name, func(_ context.Context, id int) (user, error) {
 		return user{ID: id, Name: fmt.Sprintf("user %d", id)}, nil

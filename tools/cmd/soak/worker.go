@@ -108,7 +108,7 @@ func runWorker(driver, cacheAddr, sourceAddr string, peers []string, cfg config)
 		fmt.Fprintf(os.Stderr, "soak worker %s: open: %v\n", driver, err)
 		return 1
 	}
-	opts := []core.Option{
+	opts := []core.ManagerOption{
 		core.WithDriver(d),
 		core.WithPrefix("soak"),
 		core.WithTTL(cfg.ttl),

@@ -90,10 +90,10 @@ func build[V any](ctx context.Context, e *env, l lib, prefix string, load loader
 		if err != nil {
 			return nil, err
 		}
-		opts := []core.Option{core.WithCodec(Msgpack)}
+		opts := []core.ManagerOption{core.WithCodec(Msgpack)}
 		switch l {
 		case libRCGoRedisGob:
-			opts = []core.Option{core.WithCodec(codec.Gob)}
+			opts = []core.ManagerOption{core.WithCodec(codec.Gob)}
 		case libRCGoRedisNear:
 			// As go-redis/cache's TinyLFU: 10,000 values for a minute.
 			opts = append(opts, core.WithNearCache(10000, time.Minute))
@@ -155,8 +155,8 @@ type rcCacher[V any] struct {
 	near   bool // a near cache is on
 }
 
-func newRCCacher[V any](d conn.Driver, prefix string, ttl time.Duration, load loader[V], opts ...core.Option) *rcCacher[V] {
-	m := core.New(append([]core.Option{core.WithDriver(d), core.WithPrefix(prefix), core.WithTTL(ttl)}, opts...)...)
+func newRCCacher[V any](d conn.Driver, prefix string, ttl time.Duration, load loader[V], opts ...core.ManagerOption) *rcCacher[V] {
+	m := core.New(append([]core.ManagerOption{core.WithDriver(d), core.WithPrefix(prefix), core.WithTTL(ttl)}, opts...)...)
 	return &rcCacher[V]{m: m, d: d, memo: core.Memoize(m, "product", func(ctx context.Context, id int) (V, error) { return load(ctx, id) })}
 }
 

@@ -135,9 +135,9 @@ type load struct {
 
 // newLoad memoizes a function over d with the suite's timeout; opts come
 // on top.
-func newLoad(d conn.Driver, keys int, opts ...core.Option) *load {
+func newLoad(d conn.Driver, keys int, opts ...core.ManagerOption) *load {
 	l := &load{keys: keys, stop: make(chan struct{})}
-	base := []core.Option{
+	base := []core.ManagerOption{
 		core.WithDriver(d),
 		core.WithTimeout(timeout),
 		core.WithTTL(5 * time.Minute),
