@@ -71,7 +71,7 @@ func (d *Driver) conv(ctx context.Context, err error) error {
 func staleMap(err error) bool {
 	switch {
 	case errors.Is(err, conn.ErrMiss), errors.Is(err, conn.ErrClosed),
-		errors.Is(err, context.Canceled), errors.Is(err, ErrBadArgs):
+		errors.Is(err, context.Canceled), errors.Is(err, errBadArg):
 		return false
 	case isReplyErr(err):
 		for _, p := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY"} {

@@ -1,6 +1,7 @@
 package goredis_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestConformanceStandalone(t *testing.T) {
 	addr := conntest.RedisAddr(t)
 	t.Run("Open", func(t *testing.T) {
 		conntest.Run(t, func(t *testing.T) conn.Driver {
-			d, err := goredis.Open("redis://" + addr)
+			d, err := goredis.Open(context.Background(), "redis://"+addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,7 +41,7 @@ func TestConformanceCluster(t *testing.T) {
 	addrs := conntest.ClusterAddrs(t)
 	t.Run("Open", func(t *testing.T) {
 		conntest.Run(t, func(t *testing.T) conn.Driver {
-			d, err := goredis.Open("redis+cluster://" + strings.Join(addrs, ","))
+			d, err := goredis.Open(context.Background(), "redis+cluster://"+strings.Join(addrs, ","))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,9 +56,28 @@ func TestConformanceCluster(t *testing.T) {
 	})
 }
 
+// TestErrors: the driver's own errors carry its prefix and wrap conn's
+// sentinels, as every driver's do.
+func TestErrors(t *testing.T) {
+	addr := conntest.RedisAddr(t)
+	conntest.RunErrors(t, conntest.Errors{
+		Prefix: "redcache/goredis: ",
+		Driver: func(t *testing.T) conn.Driver {
+			d, err := goredis.Open(context.Background(), "redis://"+addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		},
+		Open: func(ctx context.Context, rawURL string) (conn.Driver, error) {
+			return goredis.Open(ctx, rawURL)
+		},
+	})
+}
+
 func TestBadURLs(t *testing.T) {
 	conntest.RunBadURLs(t, func(rawURL string) (conn.Driver, error) {
-		d, err := goredis.Open(rawURL)
+		d, err := goredis.Open(context.Background(), rawURL)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +92,7 @@ func TestFaults(t *testing.T) {
 	const interval, timeout = 200 * time.Millisecond, 300 * time.Millisecond
 	conntest.RunFaults(t, conntest.FaultConfig{
 		Open: func(t *testing.T, addr string) conn.Driver {
-			d, err := goredis.Open(fmt.Sprintf("redis://%s/?pool_size=%d", addr, faultPoolSize),
+			d, err := goredis.Open(context.Background(), fmt.Sprintf("redis://%s/?pool_size=%d", addr, faultPoolSize),
 				goredis.WithSubscriptionCheck(interval, timeout))
 			if err != nil {
 				t.Fatal(err)

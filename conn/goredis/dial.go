@@ -63,7 +63,7 @@ type refusedError struct {
 }
 
 func (e *refusedError) Error() string {
-	return "redcache: goredis: connection refused by " + e.addr
+	return prefix + "connection refused by " + e.addr
 }
 
 // Is reports whether target is syscall.ECONNREFUSED.

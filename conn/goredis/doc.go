@@ -8,10 +8,10 @@
 //
 // [Open] builds a go-redis client from a URL and owns it:
 //
-//	d, err := goredis.Open("redis://localhost:6379/0")
-//	d, err := goredis.Open("rediss://user:secret@cache.example.com:6380")
-//	d, err := goredis.Open("redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000")
-//	d, err := goredis.Open("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379?master_name=mymaster")
+//	d, err := goredis.Open(ctx, "redis://localhost:6379/0")
+//	d, err := goredis.Open(ctx, "rediss://user:secret@cache.example.com:6380")
+//	d, err := goredis.Open(ctx, "redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000")
+//	d, err := goredis.Open(ctx, "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379?master_name=mymaster")
 //	defer d.Close() // closes the client too
 //
 // [New] wraps a client you built yourself, for everything a URL cannot
@@ -87,7 +87,7 @@
 //     RESP2, which avoids both.
 //   - A time.Duration argument is sent in milliseconds and a bool as 1 or
 //     0; an argument of another type than the contract lists is refused
-//     with [ErrBadArgs] before anything is sent.
+//     with an error wrapping [conn.ErrBadArg] before anything is sent.
 //   - A subscription checks its connection with a PING every 3 s and
 //     reports a half-open one (no answer within 1 s) as
 //     [conn.ErrSubscriptionLost]; see [WithSubscriptionCheck].

@@ -77,7 +77,12 @@ type Driver struct {
 // go-redis as Go maps and lose their order; [Driver.Do] returns them
 // ordered by key. A client with Protocol: 2 gets them in the server's
 // order, and [Open] uses RESP2 for that reason.
+//
+// New panics when client is nil, as the radix driver's New does.
 func New(client redis.UniversalClient, opts ...Option) *Driver {
+	if client == nil {
+		panic(prefix + "New called with a nil client")
+	}
 	cfg := newConfig(opts)
 	d := &Driver{c: client, owns: cfg.closeClient, cfg: cfg, stop: make(chan struct{})}
 	switch c := client.(type) {
@@ -207,7 +212,7 @@ func (d *Driver) fill(out [][]byte, vals []any, index []int) error {
 		case string:
 			out[j] = d.bytes(v)
 		default:
-			return fmt.Errorf("redcache: goredis: MGET returned a %T", v)
+			return fmt.Errorf(prefix+"MGET returned a %T", v)
 		}
 	}
 	return nil
@@ -387,9 +392,10 @@ func publishChannel(args []any) (string, bool) {
 }
 
 // Pipeline sends cmds in one round trip per node and fills in their Reply
-// and Err. A command whose arguments cannot be sent gets [ErrBadArgs] in
-// its Err and the others still run. When the connection fails, the error
-// is returned and is also the Err of every command it hit.
+// and Err. A command whose arguments cannot be sent gets an error wrapping
+// [conn.ErrBadArg] in its Err and the others still run. When the
+// connection fails, the error is returned and is also the Err of every
+// command it hit.
 func (d *Driver) Pipeline(ctx context.Context, cmds ...*conn.Cmd) error {
 	if d.closed.Load() {
 		setErr(cmds, conn.ErrClosed)
@@ -451,6 +457,9 @@ func setErr(cmds []*conn.Cmd, err error) {
 func (d *Driver) Eval(ctx context.Context, script *conn.Script, keys []string, args ...any) (any, error) {
 	if d.closed.Load() {
 		return nil, conn.ErrClosed
+	}
+	if script == nil {
+		return nil, fmt.Errorf("%w: nil script", errBadArg)
 	}
 	if len(args) > 0 {
 		var err error

@@ -94,7 +94,7 @@ func TestWithOwnedClient(t *testing.T) {
 }
 
 func TestOpenClosesItsClient(t *testing.T) {
-	d, err := goredis.Open("redis://" + conntest.RedisAddr(t))
+	d, err := goredis.Open(context.Background(), "redis://" + conntest.RedisAddr(t))
 	must(t, err)
 	_, err = d.Do(ctxT(t), "PING")
 	must(t, err)
@@ -111,7 +111,7 @@ func TestOpenUnixSocket(t *testing.T) {
 	if v["unixsocket"] == "" {
 		t.Skip("the test server does not listen on a unix socket")
 	}
-	d, err := goredis.Open("unix://" + v["unixsocket"])
+	d, err := goredis.Open(context.Background(), "unix://" + v["unixsocket"])
 	must(t, err)
 	defer d.Close()
 	_, err = d.Do(ctxT(t), "PING")
@@ -156,15 +156,15 @@ func TestPipelineBadArgsRunsTheRest(t *testing.T) {
 		t.Fatalf("good commands: %+v %+v", cmds[0], cmds[3])
 	}
 	for _, c := range cmds[1:3] {
-		if !errors.Is(c.Err, goredis.ErrBadArgs) {
-			t.Fatalf("bad command %v: Err = %v, want ErrBadArgs", c.Args, c.Err)
+		if !errors.Is(c.Err, conn.ErrBadArg) {
+			t.Fatalf("bad command %v: Err = %v, want ErrBadArg", c.Args, c.Err)
 		}
 	}
-	if _, err := d.Do(ctx); !errors.Is(err, goredis.ErrBadArgs) {
-		t.Fatalf("Do() = %v, want ErrBadArgs", err)
+	if _, err := d.Do(ctx); !errors.Is(err, conn.ErrBadArg) {
+		t.Fatalf("Do() = %v, want ErrBadArg", err)
 	}
-	if _, err := d.Eval(ctx, conn.NewScript("return 1"), nil, struct{}{}); !errors.Is(err, goredis.ErrBadArgs) {
-		t.Fatalf("Eval with a struct argument = %v, want ErrBadArgs", err)
+	if _, err := d.Eval(ctx, conn.NewScript("return 1"), nil, struct{}{}); !errors.Is(err, conn.ErrBadArg) {
+		t.Fatalf("Eval with a struct argument = %v, want ErrBadArg", err)
 	}
 }
 

@@ -1,25 +1,28 @@
 package goredis
 
 import (
-	"errors"
-
 	"github.com/redcache/redcache/conn"
 )
 
-var (
-	// ErrBadURL reports a URL that [Open] cannot turn into a client: an
-	// unknown scheme, a malformed address, or a query option that is
-	// unknown, duplicated, malformed or out of range. It wraps
-	// [conn.ErrBadURL], so errors.Is(err, conn.ErrBadURL) holds too. The
-	// error returned wraps it together with the cause, and never contains
-	// the URL's password.
-	ErrBadURL error = &wrapped{msg: "redcache: goredis: bad url", err: conn.ErrBadURL}
+// ErrBadURL reports a URL that [Open] cannot turn into a client: an empty
+// one, an unknown scheme, a malformed address, or a query option that is
+// unknown, duplicated, malformed or out of range. It wraps
+// [conn.ErrBadURL], so errors.Is(err, conn.ErrBadURL) holds too. The error
+// returned wraps it together with the cause, and never contains the URL's
+// password.
+//
+// A call given an argument it cannot send (a command without a name, an
+// argument of a type [conn.Driver.Do] does not take, a Subscribe without
+// channels) returns an error that wraps [conn.ErrBadArg], the one
+// sentinel every driver uses for it.
+var ErrBadURL error = &wrapped{msg: prefix + "bad url", err: conn.ErrBadURL}
 
-	// ErrBadArgs reports a call that cannot be sent: a command without
-	// arguments, an argument of a type [conn.Driver.Do] does not take, or
-	// a Subscribe without channels. Nothing reaches Redis.
-	ErrBadArgs = errors.New("redcache: goredis: bad command arguments")
-)
+// prefix starts every error this package makes.
+const prefix = "redcache/goredis: "
+
+// errBadArg is the driver's bad argument: a [conn.ErrBadArg] with the
+// driver's prefix.
+var errBadArg error = &wrapped{msg: prefix + "bad argument", err: conn.ErrBadArg}
 
 // wrapped is a sentinel error that wraps a more general one without
 // repeating its message.

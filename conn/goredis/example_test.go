@@ -17,7 +17,7 @@ import (
 // The examples need a Redis server, so they are compiled but not run.
 
 func Example() {
-	d, err := goredis.Open("redis://localhost:6379/0")
+	d, err := goredis.Open(context.Background(), "redis://localhost:6379/0")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func ExampleNew() {
 
 func ExampleOpen_cluster() {
 	// A few nodes are enough: go-redis discovers the rest.
-	d, err := goredis.Open("redis+cluster://10.0.0.1:7000,10.0.0.2:7000?read_timeout=500ms")
+	d, err := goredis.Open(context.Background(), "redis+cluster://10.0.0.1:7000,10.0.0.2:7000?read_timeout=500ms")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func ExampleOpen_sentinel() {
 	// The sentinels, and the name of the primary they watch. The password
 	// in the query is the primary's; one before the hosts would be the
 	// sentinels'.
-	d, err := goredis.Open("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/0?master_name=mymaster&password=s3cret")
+	d, err := goredis.Open(context.Background(), "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/0?master_name=mymaster&password=s3cret")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func ExampleOpen_sentinel() {
 }
 
 func ExampleDriver_ForEachNode() {
-	d, err := goredis.Open("redis+cluster://10.0.0.1:7000")
+	d, err := goredis.Open(context.Background(), "redis+cluster://10.0.0.1:7000")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func ExampleFailFastDialer() {
 
 func ExampleWithSubscriptionCheck() {
 	// Invalidations matter: notice a silent connection within 1.5 s.
-	d, err := goredis.Open("redis://localhost:6379",
+	d, err := goredis.Open(context.Background(), "redis://localhost:6379",
 		goredis.WithSubscriptionCheck(time.Second, 500*time.Millisecond))
 	if err != nil {
 		log.Fatal(err)
@@ -155,7 +155,7 @@ func ExampleWithSubscriptionCheck() {
 }
 
 func ExampleDriver_NodeOf() {
-	d, err := goredis.Open("redis+cluster://10.0.0.1:7000")
+	d, err := goredis.Open(context.Background(), "redis+cluster://10.0.0.1:7000")
 	if err != nil {
 		log.Fatal(err)
 	}

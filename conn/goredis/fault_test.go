@@ -141,12 +141,12 @@ func TestRefusalFailsFast(t *testing.T) {
 		open func(t *testing.T) conn.Driver
 	}{
 		{"Open", func(t *testing.T) conn.Driver {
-			d, err := goredis.Open("redis://" + addr)
+			d, err := goredis.Open(context.Background(), "redis://" + addr)
 			must(t, err)
 			return d
 		}},
 		{"OpenCluster", func(t *testing.T) conn.Driver {
-			d, err := goredis.Open("redis+cluster://" + addr)
+			d, err := goredis.Open(context.Background(), "redis+cluster://" + addr)
 			must(t, err)
 			return d
 		}},
@@ -202,7 +202,7 @@ func TestSubscriptionHalfOpen(t *testing.T) {
 		open func(t *testing.T, addr string) conn.Driver
 	}{
 		{"Open", func(t *testing.T, addr string) conn.Driver {
-			d, err := goredis.Open("redis://"+addr, goredis.WithSubscriptionCheck(interval, timeout))
+			d, err := goredis.Open(context.Background(), "redis://"+addr, goredis.WithSubscriptionCheck(interval, timeout))
 			must(t, err)
 			return d
 		}},
@@ -278,7 +278,7 @@ func TestSubscriptionCheckHealthy(t *testing.T) {
 		if srv.Cluster {
 			rawURL = "redis+cluster://" + strings.Join(srv.Addrs, ",")
 		}
-		d, err := goredis.Open(rawURL, goredis.WithSubscriptionCheck(50*time.Millisecond, 300*time.Millisecond))
+		d, err := goredis.Open(context.Background(), rawURL, goredis.WithSubscriptionCheck(50*time.Millisecond, 300*time.Millisecond))
 		must(t, err)
 		t.Cleanup(func() { _ = d.Close() })
 		ch := "goredis-test:healthy:" + t.Name()

@@ -1,6 +1,8 @@
 package goredis
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -12,9 +14,17 @@ import (
 )
 
 // Open returns a Driver over a new go-redis client described by rawURL.
-// The driver owns the client: [Driver.Close] closes it. Open does not
-// connect; the first command does (send a PING with [Driver.Do] to check
-// the address early).
+// The driver owns the client: [Driver.Close] closes it.
+//
+// Open does not connect: it parses the URL and builds the client, and the
+// first command dials. A server that cannot be reached is therefore no
+// error of Open's but of the calls that follow (each fails at once with an
+// error wrapping syscall.ECONNREFUSED, or at its deadline), and they
+// succeed as soon as the server answers: a program may start while Redis
+// is down. To check the server early, send a PING with [Driver.Do]. ctx
+// bounds what Open does (nothing on the network); a ctx already done
+// returns its error, as the radix driver's Open does. The radix driver's
+// Open dials instead, and fails on a server it cannot reach.
 //
 // The scheme picks the kind of client:
 //
@@ -48,20 +58,35 @@ import (
 // once, and uses RESP2 unless protocol=3 asks for RESP3 (RESP2 keeps the
 // server's order in map replies of [Driver.Do]).
 //
-// Anything a URL cannot say (a custom TLS configuration, a credentials
-// provider, hooks) is set up on a go-redis client given to [New].
+// A private certificate authority, a client certificate or a server name
+// for rediss:// URLs is given with [WithTLSConfig]. Anything else a URL
+// cannot say (a credentials provider, hooks) is set up on a go-redis
+// client given to [New].
 //
-// A URL Open cannot use returns an error that wraps [ErrBadURL]; the error
-// does not repeat the URL, so it never shows a password.
-func Open(rawURL string, opts ...Option) (*Driver, error) {
-	client, err := newClient(rawURL)
+// A URL Open cannot use, the empty one included, returns an error that
+// wraps [ErrBadURL] (and with it [conn.ErrBadURL]); the error does not
+// repeat the URL, so it never shows a password.
+//
+// Options: [WithTLSConfig], [WithSubscriptionCheck].
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
+	t, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf(prefix+"open: %w", err)
+	}
+	cfg := newConfig(opts)
+	t.setTLS(cfg.tls)
+	client := t.client()
 	d := New(client, opts...)
 	d.owns = true
 	return d, nil
 }
+
+// errEmptyURL is the cause of Open's error for an empty URL, which is
+// most often an environment variable that was not set.
+var errEmptyURL = errors.New("the URL is empty (is REDIS_URL set?)")
 
 const schemes = "redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel://"
 
@@ -70,15 +95,35 @@ type target struct {
 	single   *redis.Options
 	cluster  *redis.ClusterOptions
 	failover *redis.FailoverOptions
+	// dial is what the client's Dialer reads its TLS configuration from
+	// when it dials: single itself, or options of the Dialer's own.
+	dial *redis.Options
 }
 
-// newClient builds the go-redis client that rawURL describes.
-func newClient(rawURL string) (redis.UniversalClient, error) {
-	t, err := parseURL(rawURL)
-	if err != nil {
-		return nil, err
+// setTLS makes a target whose URL asks for TLS (rediss) use a clone of
+// tc. The server name and the skip_verify of the URL are kept when tc
+// sets neither. A nil tc, or a URL without TLS, leaves t as it is.
+func (t target) setTLS(tc *tls.Config) {
+	if tc == nil || t.dial == nil || t.dial.TLSConfig == nil {
+		return
 	}
-	return t.client(), nil
+	parsed := t.dial.TLSConfig
+	c := tc.Clone()
+	if c.ServerName == "" {
+		c.ServerName = parsed.ServerName
+	}
+	if parsed.InsecureSkipVerify {
+		c.InsecureSkipVerify = true
+	}
+	t.dial.TLSConfig = c
+	switch {
+	case t.single != nil:
+		t.single.TLSConfig = c
+	case t.cluster != nil:
+		t.cluster.TLSConfig = c
+	case t.failover != nil:
+		t.failover.TLSConfig = c
+	}
 }
 
 // client builds the go-redis client of t.
@@ -147,6 +192,9 @@ func showsSecret(msg, rawURL string) bool {
 
 // parseURLOptions does parseURL's work.
 func parseURLOptions(rawURL string) (target, error) {
+	if strings.TrimSpace(rawURL) == "" {
+		return target{}, badURL(errEmptyURL)
+	}
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return target{}, badURL(errors.New("no scheme; use " + schemes))
@@ -216,7 +264,7 @@ func parseURLOptions(rawURL string) (target, error) {
 			o.Protocol = 2
 		}
 		o.Dialer = FailFastDialer(redis.NewDialer(o))
-		return target{single: o}, nil
+		return target{single: o, dial: o}, nil
 
 	case "cluster":
 		u, err := withAddrs(single, hosts[1:])
@@ -234,8 +282,9 @@ func parseURLOptions(rawURL string) (target, error) {
 		if o.Protocol == 0 {
 			o.Protocol = 2
 		}
-		o.Dialer = FailFastDialer(redis.NewDialer(&redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}))
-		return target{cluster: o}, nil
+		dial := &redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}
+		o.Dialer = FailFastDialer(redis.NewDialer(dial))
+		return target{cluster: o, dial: dial}, nil
 
 	default: // "sentinel"
 		u, err := withAddrs(single, hosts[1:])
@@ -256,8 +305,9 @@ func parseURLOptions(rawURL string) (target, error) {
 		if o.Protocol == 0 {
 			o.Protocol = 2
 		}
-		o.Dialer = FailFastDialer(redis.NewDialer(&redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}))
-		return target{failover: o}, nil
+		dial := &redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig}
+		o.Dialer = FailFastDialer(redis.NewDialer(dial))
+		return target{failover: o, dial: dial}, nil
 	}
 }
 

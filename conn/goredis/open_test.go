@@ -1,6 +1,7 @@
 package goredis
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -119,7 +120,7 @@ func TestParseURLBad(t *testing.T) {
 		"unix://",
 	}
 	for _, u := range bad {
-		_, err := Open(u)
+		_, err := Open(context.Background(), u)
 		if !errors.Is(err, ErrBadURL) {
 			t.Errorf("Open(%q) = %v, want ErrBadURL", u, err)
 			continue
@@ -131,7 +132,7 @@ func TestParseURLBad(t *testing.T) {
 }
 
 func TestOpenOwnsClient(t *testing.T) {
-	d, err := Open("redis://127.0.0.1:1")
+	d, err := Open(context.Background(), "redis://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,19 @@
 package goredis
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
-// Option configures a [Driver] built by [New] or [Open]. Build options with
-// the With functions of this package; a nil Option is ignored.
+// Option configures a [Driver] built by [New] or [Open]. It is a function,
+// as in the radix and in-memory drivers; build options with the With
+// functions of this package. A nil Option is ignored.
 type Option func(*config)
 
 // config is what the options set.
 type config struct {
 	closeClient bool
+	tls         *tls.Config // for rediss:// URLs given to Open
 	// subscription health: a PING every subInterval, answered within
 	// subTimeout; subInterval < 0 turns the check off.
 	subInterval time.Duration
@@ -38,6 +43,22 @@ func newConfig(opts []Option) config {
 // code. A driver from [Open] always owns and closes its client.
 func WithOwnedClient() Option {
 	return func(c *config) { c.closeClient = true }
+}
+
+// WithTLSConfig sets the TLS configuration [Open] uses for rediss:// URLs
+// (and rediss+cluster://, rediss+sentinel://): to trust a private
+// certificate authority (RootCAs), present a client certificate, or name
+// the server. The server name the URL gives (its host) is kept when cfg
+// sets none, as is the URL's skip_verify. The config is cloned, not kept.
+// A URL without TLS ignores it, and so does [New], whose client has its
+// TLS configuration already; the radix driver's WithTLSConfig does the
+// same.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) {
+		if cfg != nil {
+			c.tls = cfg.Clone()
+		}
+	}
 }
 
 // WithSubscriptionCheck sets how a subscription checks its connection:

@@ -39,7 +39,7 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 		return nil, conn.ErrClosed
 	}
 	if len(channels) == 0 {
-		return nil, fmt.Errorf("%w: Subscribe needs at least one channel", ErrBadArgs)
+		return nil, fmt.Errorf("%w: Subscribe needs at least one channel", errBadArg)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ import (
 // rewritten, so the common case costs no allocation.
 func prepArgs(args []any) ([]any, error) {
 	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: no command", ErrBadArgs)
+		return nil, fmt.Errorf("%w: no command", errBadArg)
 	}
 	out := args
 	copied := false
@@ -43,7 +43,7 @@ func prepArgs(args []any) ([]any, error) {
 		case time.Duration:
 			r = durationArg(v)
 		default:
-			return nil, fmt.Errorf("%w: argument %d is a %T", ErrBadArgs, i, a)
+			return nil, fmt.Errorf("%w: argument %d is a %T", errBadArg, i, a)
 		}
 		if !copied {
 			out = slices.Clone(args)
@@ -83,21 +83,30 @@ func convErr(ctx context.Context, err error) error {
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(err, cerr) {
-			return err
+			return prefixed(err)
 		}
-		return fmt.Errorf("%w: %w", cerr, err)
+		return fmt.Errorf(prefix+"%w: %w", cerr, err)
 	}
 	// go-redis puts the context's deadline on the socket, so a read that
 	// timed out at the deadline may return before the context's own timer
 	// has marked it done.
 	var ne net.Error
 	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) && errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		return fmt.Errorf(prefix+"%w: %w", context.DeadlineExceeded, err)
 	}
 	if errors.Is(err, redis.ErrClosed) {
 		return fmt.Errorf("%w: %w", conn.ErrClosed, err)
 	}
-	return err
+	return prefixed(err)
+}
+
+// prefixed returns err with the package's prefix, which go-redis's own
+// errors lack, so that a failure names the driver it came through.
+func prefixed(err error) error {
+	if strings.HasPrefix(err.Error(), prefix) {
+		return err
+	}
+	return fmt.Errorf(prefix+"%w", err)
 }
 
 // isReplyErr reports whether err belongs to one command (a miss or an

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,12 +76,12 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestPrepArgs(t *testing.T) {
-	if _, err := prepArgs(nil); !errors.Is(err, ErrBadArgs) {
-		t.Errorf("no args: %v, want ErrBadArgs", err)
+	if _, err := prepArgs(nil); !errors.Is(err, conn.ErrBadArg) {
+		t.Errorf("no args: %v, want conn.ErrBadArg", err)
 	}
 	for _, bad := range []any{struct{}{}, nil, time.Now(), new(int), []string{"a"}} {
-		if _, err := prepArgs([]any{"SET", "k", bad}); !errors.Is(err, ErrBadArgs) {
-			t.Errorf("argument %T: %v, want ErrBadArgs", bad, err)
+		if _, err := prepArgs([]any{"SET", "k", bad}); !errors.Is(err, conn.ErrBadArg) {
+			t.Errorf("argument %T: %v, want conn.ErrBadArg", bad, err)
 		}
 	}
 
@@ -132,14 +133,18 @@ func TestConvErr(t *testing.T) {
 	if err := convErr(ctx, timeout); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, timeout) {
 		t.Errorf("timeout after deadline: %v, want DeadlineExceeded wrapping the cause", err)
 	}
-	if err := convErr(ctx, context.DeadlineExceeded); err != context.DeadlineExceeded {
-		t.Errorf("deadline: %v", err)
+	if err := convErr(ctx, context.DeadlineExceeded); !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), prefix) {
+		t.Errorf("deadline: %v, want DeadlineExceeded with the driver's prefix", err)
 	}
 	if err := convErr(ctx, redis.Nil); err != conn.ErrMiss {
 		t.Errorf("a miss stays a miss when ctx is done: %v", err)
 	}
 	other := errors.New("dial tcp: refused")
-	if err := convErr(bg, other); err != other {
-		t.Errorf("transport error changed: %v", err)
+	if err := convErr(bg, other); !errors.Is(err, other) || err.Error() != prefix+other.Error() {
+		t.Errorf("transport error: %v, want it wrapped with the driver's prefix", err)
+	}
+	mine := fmt.Errorf("%w: cause", errBadArg)
+	if err := convErr(bg, mine); err != mine {
+		t.Errorf("an error of the driver's own: %v, want it as it is (one prefix)", err)
 	}
 }

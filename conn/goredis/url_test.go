@@ -20,7 +20,7 @@ func openNoPanic(t *testing.T, rawURL string) (d *Driver, err error) {
 			d, err = nil, errors.New("panic")
 		}
 	}()
-	return Open(rawURL)
+	return Open(context.Background(), rawURL)
 }
 
 const secret = "Pw-S3cr3t-x9"

@@ -21,3 +21,12 @@ func TestConformance(t *testing.T) {
 		return first.Connect()
 	})
 }
+
+// TestErrors: the driver's own errors carry its prefix and wrap conn's
+// sentinels, as every driver's do. It has no Open.
+func TestErrors(t *testing.T) {
+	conntest.RunErrors(t, conntest.Errors{
+		Prefix: "redcache/memory: ",
+		Driver: func(t *testing.T) conn.Driver { return memory.New() },
+	})
+}

@@ -279,7 +279,7 @@ func (d *Driver) PExpire(ctx context.Context, key string, ttl time.Duration) (bo
 // package documentation; any other is a *conn.ReplyError "ERR unknown
 // command", as Redis answers it.
 func (d *Driver) Do(ctx context.Context, args ...any) (any, error) {
-	sargs, err := stringArgs(args)
+	sargs, err := commandArgs(args)
 	if err != nil {
 		return nil, err
 	}
@@ -298,10 +298,7 @@ func (d *Driver) Pipeline(ctx context.Context, cmds ...*conn.Cmd) error {
 		return err
 	}
 	for i, c := range cmds {
-		sargs, err := stringArgs(c.Args)
-		if err == nil && len(sargs) == 0 {
-			err = replyErr("ERR empty command")
-		}
+		sargs, err := commandArgs(c.Args)
 		if err != nil {
 			c.Reply, c.Err = nil, err
 			continue
@@ -332,6 +329,9 @@ func (d *Driver) Pipeline(ctx context.Context, cmds ...*conn.Cmd) error {
 // is not loaded (NOSCRIPT), as the network drivers do. The scripts are Lua
 // 5.1, run by gopher-lua with the redis.* functions scripts use.
 func (d *Driver) Eval(ctx context.Context, script *conn.Script, keys []string, args ...any) (any, error) {
+	if script == nil {
+		return nil, fmt.Errorf("%w: nil script", errBadArg)
+	}
 	sargs, err := stringArgs(args)
 	if err != nil {
 		return nil, err
@@ -391,11 +391,35 @@ func (d *Driver) blockingPop(ctx context.Context, args []string) (any, error) {
 	}
 }
 
-// ErrBadArg reports an argument of a type the driver does not send.
-// [Driver.Do], [Driver.Pipeline] and [Driver.Eval] take string, []byte,
-// integer and float types (and types defined on them), bool and
-// time.Duration, as the network drivers do.
-var ErrBadArg = errors.New("redcache/memory: argument type not supported")
+// prefix starts every error this package makes.
+const prefix = "redcache/memory: "
+
+// errBadArg is the driver's bad argument: a [conn.ErrBadArg] with the
+// driver's prefix. [Driver.Do], [Driver.Pipeline] and [Driver.Eval] take
+// string, []byte, integer and float types (and types defined on them),
+// bool and time.Duration, as the network drivers do; a command without a
+// name, an argument of another type, a nil script or a Subscribe without
+// channels returns an error wrapping it, so errors.Is(err,
+// conn.ErrBadArg) holds, as with every driver.
+var errBadArg error = &wrapped{msg: prefix + "bad argument", err: conn.ErrBadArg}
+
+// wrapped is a sentinel error that wraps a more general one without
+// repeating its message.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (e *wrapped) Error() string { return e.msg }
+func (e *wrapped) Unwrap() error { return e.err }
+
+// commandArgs is stringArgs for a whole command, which needs a name.
+func commandArgs(args []any) ([]string, error) {
+	if len(args) == 0 {
+		return nil, fmt.Errorf("%w: no command", errBadArg)
+	}
+	return stringArgs(args)
+}
 
 func stringArgs(args []any) ([]string, error) {
 	out := make([]string, len(args))
@@ -413,5 +437,5 @@ func argString(a any) (string, error) {
 	if s, ok := conn.FormatArg(a); ok {
 		return s, nil
 	}
-	return "", fmt.Errorf("%w: %T", ErrBadArg, a)
+	return "", fmt.Errorf("%w: %T", errBadArg, a)
 }

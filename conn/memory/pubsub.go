@@ -51,11 +51,11 @@ type subscription struct {
 // without a bound until Receive takes them, as a client's buffer holds
 // them.
 func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscription, error) {
+	if len(channels) == 0 {
+		return nil, fmt.Errorf("%w: Subscribe without a channel", errBadArg)
+	}
 	if err := d.begin(ctx, append([]string{"SUBSCRIBE"}, channels...)); err != nil {
 		return nil, err
-	}
-	if len(channels) == 0 {
-		return nil, wrongArgs("subscribe")
 	}
 	sub := &subscription{d: d, channels: map[string]bool{}, signal: make(chan struct{}, 1)}
 	for _, ch := range channels {
@@ -111,7 +111,7 @@ func (sub *subscription) Receive(ctx context.Context) (conn.Message, error) {
 		case sub.lost:
 			sub.mu.Unlock()
 			sub.poke()
-			return conn.Message{}, fmt.Errorf("redcache/memory: %w", conn.ErrSubscriptionLost)
+			return conn.Message{}, fmt.Errorf(prefix+"%w", conn.ErrSubscriptionLost)
 		}
 		sub.mu.Unlock()
 		if err := ctx.Err(); err != nil {

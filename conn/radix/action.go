@@ -338,9 +338,9 @@ func formatArg(v any) (string, error) {
 		return s, nil
 	}
 	if v == nil {
-		return "", fmt.Errorf("%w: nil", ErrBadArg)
+		return "", fmt.Errorf("%w: nil", errBadArg)
 	}
-	return "", fmt.Errorf("%w: %T", ErrBadArg, v)
+	return "", fmt.Errorf("%w: %T", errBadArg, v)
 }
 
 // blockingCmds may block on the server. They get a connection of their
@@ -368,7 +368,7 @@ var statefulCmds = map[string]bool{
 // WATCH are fine because the pipeline's commands go out together.
 func argsAction(args []any, alone bool) (*action, error) {
 	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: no command", ErrBadArg)
+		return nil, fmt.Errorf("%w: no command", errBadArg)
 	}
 	strs, err := formatArgs(args)
 	if err != nil {

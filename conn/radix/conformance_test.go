@@ -39,6 +39,19 @@ func clusterURL(addrs []string) string {
 	return u
 }
 
+// TestErrors: the driver's own errors carry its prefix and wrap conn's
+// sentinels, as every driver's do.
+func TestErrors(t *testing.T) {
+	addr := conntest.RedisAddr(t)
+	conntest.RunErrors(t, conntest.Errors{
+		Prefix: "redcache/radix: ",
+		Driver: func(t *testing.T) conn.Driver { return openT(t, "redis://"+addr) },
+		Open: func(ctx context.Context, rawURL string) (conn.Driver, error) {
+			return radix.Open(ctx, rawURL)
+		},
+	})
+}
+
 // TestConformance runs the shared suite against a standalone Redis, with
 // the driver built both ways and over both protocol versions.
 func TestConformance(t *testing.T) {

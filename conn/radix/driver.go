@@ -372,7 +372,7 @@ func (d *Driver) Eval(ctx context.Context, script *conn.Script, keys []string, a
 		return nil, err
 	}
 	if script == nil {
-		return nil, fmt.Errorf("%w: nil script", ErrBadArg)
+		return nil, fmt.Errorf("%w: nil script", errBadArg)
 	}
 	strs, err := formatArgs(args)
 	if err != nil {

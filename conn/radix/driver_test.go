@@ -146,14 +146,14 @@ func TestRefusedCommandsAndArgs(t *testing.T) {
 		}
 	}
 	for _, args := range [][]any{{}, {"SET", "k", struct{}{}}, {"SET", "k", nil}, {"GET", []int{1}}} {
-		if _, err := d.Do(ctx, args...); !errors.Is(err, radix.ErrBadArg) {
+		if _, err := d.Do(ctx, args...); !errors.Is(err, conn.ErrBadArg) {
 			t.Errorf("Do%v = %v, want ErrBadArg", args, err)
 		}
 	}
-	if _, err := d.Eval(ctx, nil, nil); !errors.Is(err, radix.ErrBadArg) {
+	if _, err := d.Eval(ctx, nil, nil); !errors.Is(err, conn.ErrBadArg) {
 		t.Errorf("Eval(nil script) = %v, want ErrBadArg", err)
 	}
-	if _, err := d.Subscribe(ctx); !errors.Is(err, radix.ErrBadArg) {
+	if _, err := d.Subscribe(ctx); !errors.Is(err, conn.ErrBadArg) {
 		t.Errorf("Subscribe() = %v, want ErrBadArg", err)
 	}
 
@@ -176,7 +176,7 @@ func TestRefusedCommandsAndArgs(t *testing.T) {
 	k2 := key(t, d, "pipe")
 	cmds := []*conn.Cmd{conn.NewCmd("SET", k2, "1"), conn.NewCmd("SELECT", 2), conn.NewCmd("GET", k2, struct{}{}), conn.NewCmd("GET", k2)}
 	must(t, d.Pipeline(ctx, cmds...))
-	if !errors.Is(cmds[1].Err, radix.ErrStatefulCommand) || !errors.Is(cmds[2].Err, radix.ErrBadArg) {
+	if !errors.Is(cmds[1].Err, radix.ErrStatefulCommand) || !errors.Is(cmds[2].Err, conn.ErrBadArg) {
 		t.Errorf("refused commands in a pipeline: %v, %v", cmds[1].Err, cmds[2].Err)
 	}
 	if cmds[0].Reply != "OK" || cmds[3].Reply != "1" {

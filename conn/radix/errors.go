@@ -13,20 +13,14 @@ var (
 	// range, or an out of range [WithPoolSize]. The error wrapping it says
 	// which, and never contains the URL's password. It wraps
 	// [conn.ErrBadURL], so errors.Is(err, conn.ErrBadURL) holds too.
-	ErrBadURL error = &wrapped{msg: "redcache/radix: bad redis URL", err: conn.ErrBadURL}
+	ErrBadURL error = &wrapped{msg: prefix + "bad url", err: conn.ErrBadURL}
 
 	// ErrStalled reports a call that failed because the server stalled
 	// (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a network partition):
 	// a call on its connection outlived its deadline, and the connection
 	// was closed to release the calls queued on it. A call whose own
 	// context ended reports its context's error instead.
-	ErrStalled = errors.New("redcache/radix: server stalled, connection closed")
-
-	// ErrBadArg reports a command argument of a type the driver does not
-	// send. [Driver.Do], [Driver.Pipeline] and [Driver.Eval] take string,
-	// []byte, integer and float types (and types defined on them), bool and
-	// time.Duration.
-	ErrBadArg = errors.New("redcache/radix: unsupported argument type")
+	ErrStalled = errors.New(prefix + "server stalled, connection closed")
 
 	// ErrStatefulCommand reports a command that would change the state of a
 	// connection other calls share, which radix's implicit pipelining makes
@@ -35,8 +29,18 @@ var (
 	// [Driver.Subscribe] for pub/sub, a database number in the URL instead
 	// of SELECT, and a [Driver.Pipeline] (MULTI ... EXEC in one call) or
 	// [Driver.Eval] for transactions.
-	ErrStatefulCommand = errors.New("redcache/radix: command would change the state of a shared connection")
+	ErrStatefulCommand = errors.New(prefix + "command would change the state of a shared connection")
 )
+
+// prefix starts every error this package makes.
+const prefix = "redcache/radix: "
+
+// errBadArg is the driver's bad argument: a [conn.ErrBadArg] with the
+// driver's prefix. A call given an argument it cannot send (a command
+// without a name, an argument of a type [conn.Driver.Do] does not take, a
+// Subscribe without channels, a nil script) returns an error wrapping it,
+// so errors.Is(err, conn.ErrBadArg) holds, as with every driver.
+var errBadArg error = &wrapped{msg: prefix + "bad argument", err: conn.ErrBadArg}
 
 // wrapped is a sentinel error that wraps a more general one without
 // repeating its message.

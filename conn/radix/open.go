@@ -16,9 +16,15 @@ import (
 )
 
 // Open connects to the Redis that rawURL names and returns a driver that
-// owns the connections: [Driver.Close] closes them. It dials before it
-// returns (radix makes a pool's first connection, and a cluster's topology,
-// up front), bounded by ctx.
+// owns the connections: [Driver.Close] closes them.
+//
+// Open dials before it returns (radix makes a pool's first connection, and
+// a cluster's topology, up front), bounded by ctx: a server that cannot be
+// reached is Open's error (the dial error, or ctx's when it ends first),
+// so a program that must start while Redis is down retries Open. The
+// go-redis driver's Open connects lazily instead: it does no I/O, and its
+// first calls fail until the server answers. A ctx already done returns
+// its error, after the URL is checked, in both.
 //
 // The URL forms, after those of redis-cli and go-redis:
 //
@@ -72,8 +78,8 @@ import (
 //	master_name=NAME   the primary's name, with redis+sentinel:// (required)
 //	username=, password=  the primary's credentials, with redis+sentinel://
 //
-// A URL that does not parse, names an address twice, or carries a
-// parameter that is unknown, repeated (but addr), empty or out of range,
+// A URL that is empty, does not parse, names an address twice, or carries
+// a parameter that is unknown, repeated (but addr), empty or out of range,
 // returns an error wrapping [ErrBadURL] (and with it
 // [github.com/redcache/redcache/conn.ErrBadURL]),
 // which never contains the password, as does a [WithPoolSize] out of
@@ -91,7 +97,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf(prefix+"open: %w", err)
 	}
 
 	base := cfg.dialer
@@ -158,7 +164,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 		if re := replyOf(err); re != nil {
 			err = fmt.Errorf("%w (%w)", re, err)
 		}
-		return nil, fmt.Errorf("redcache/radix: open %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf(prefix+"open %s: %w", redact(rawURL), err)
 	}
 	cfg.own = true
 	cfg.dialer = dialer
@@ -203,6 +209,9 @@ func redact(rawURL string) string {
 // parseURL parses an Open URL. Its errors never show the password: they
 // name parameters and quote values other than the credentials.
 func parseURL(rawURL string) (*spec, error) {
+	if strings.TrimSpace(rawURL) == "" {
+		return nil, badURL("the URL is empty (is REDIS_URL set?)")
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		var ue *url.Error

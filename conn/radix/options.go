@@ -7,15 +7,10 @@ import (
 	rdx "github.com/mediocregopher/radix/v4"
 )
 
-// Option configures [New] and [Open]. Build one with a With function; nil
-// options are ignored.
-type Option interface {
-	apply(*config)
-}
-
-type optionFunc func(*config)
-
-func (f optionFunc) apply(c *config) { f(c) }
+// Option configures a [Driver] built by [New] or [Open]. It is a function,
+// as in the go-redis and in-memory drivers; build options with the With
+// functions of this package. A nil Option is ignored.
+type Option func(*config)
 
 type config struct {
 	own        bool
@@ -45,7 +40,7 @@ func newConfig(opts []Option) config {
 	var c config
 	for _, o := range opts {
 		if o != nil {
-			o.apply(&c)
+			o(&c)
 		}
 	}
 	return c
@@ -56,7 +51,7 @@ func newConfig(opts []Option) config {
 // open, for the caller to close when it is done with it. A driver from
 // [Open] always owns its client.
 func WithOwnedClient() Option {
-	return optionFunc(func(c *config) { c.own = true })
+	return func(c *config) { c.own = true }
 }
 
 // WithPoolSize sets how many shared connections [Open] keeps to each
@@ -66,7 +61,7 @@ func WithOwnedClient() Option {
 // carries a high load. A pool_size parameter in the URL takes precedence.
 // [New] ignores it: the client given to it has its pool already.
 func WithPoolSize(n int) Option {
-	return optionFunc(func(c *config) { c.poolSize = n })
+	return func(c *config) { c.poolSize = n }
 }
 
 // WithDialer sets the radix Dialer used for the connections the driver
@@ -76,19 +71,23 @@ func WithPoolSize(n int) Option {
 // give the Dialer the client's pool was built with when it authenticates,
 // selects a database or uses TLS; the default is the zero Dialer.
 func WithDialer(d rdx.Dialer) Option {
-	return optionFunc(func(c *config) { c.dialer = d })
+	return func(c *config) { c.dialer = d }
 }
 
-// WithTLSConfig sets the TLS configuration [Open] uses for rediss:// URLs:
-// to trust a private certificate authority, present a client certificate,
-// or name the server (by default the host of each address is checked
-// against the server's certificate). The config is cloned, not kept.
+// WithTLSConfig sets the TLS configuration [Open] uses for rediss:// URLs
+// (and rediss+cluster://, rediss+sentinel://): to trust a private
+// certificate authority (RootCAs), present a client certificate, or name
+// the server (by default the host of each address is checked against the
+// server's certificate). The URL's skip_verify still applies. The config
+// is cloned, not kept. A URL without TLS ignores it, and so does [New],
+// whose client has its dialer already (give it [WithDialer]); the go-redis
+// driver's WithTLSConfig does the same.
 func WithTLSConfig(cfg *tls.Config) Option {
-	return optionFunc(func(c *config) {
+	return func(c *config) {
 		if cfg != nil {
 			c.tls = cfg.Clone()
 		}
-	})
+	}
 }
 
 // WithWriteFlushInterval makes the connections of [Open] gather the writes
@@ -98,7 +97,7 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // to d of latency per call; the default 0 flushes every call at once,
 // which still shares connections between concurrent calls.
 func WithWriteFlushInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.flushEvery = d })
+	return func(c *config) { c.flushEvery = d }
 }
 
 // WithSubscriptionPing sets how a subscription finds out that its
@@ -114,5 +113,5 @@ func WithWriteFlushInterval(d time.Duration) Option {
 // negative d turns the check off (Receive then waits on a silent
 // connection until its context ends).
 func WithSubscriptionPing(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.subPing = d })
+	return func(c *config) { c.subPing = d }
 }

@@ -34,7 +34,7 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 		return nil, err
 	}
 	if len(channels) == 0 {
-		return nil, fmt.Errorf("%w: Subscribe without a channel", ErrBadArg)
+		return nil, fmt.Errorf("%w: Subscribe without a channel", errBadArg)
 	}
 	network, addr, err := d.pubsubAddr(channels[0])
 	if err != nil {

@@ -28,7 +28,7 @@ func exampleDriver() conn.Driver {
 		}
 		addr = mr.Addr()
 	}
-	d, err := goredis.Open("redis://" + addr)
+	d, err := goredis.Open(context.Background(), "redis://"+addr)
 	if err != nil {
 		panic(err)
 	}

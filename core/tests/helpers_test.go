@@ -43,7 +43,7 @@ func targets(tb testing.TB) []target {
 
 func openGoredis(tb testing.TB, url string) conn.Driver {
 	tb.Helper()
-	d, err := goredis.Open(url)
+	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		tb.Fatalf("goredis.Open(%s): %v", url, err)
 	}

@@ -104,7 +104,7 @@ func NewCatalog(m *core.Manager, db *DB) *Catalog {
 }
 
 func run(ctx context.Context, w io.Writer, redisURL string) error {
-	d, err := goredis.Open(redisURL)
+	d, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
 	}

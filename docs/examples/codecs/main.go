@@ -97,7 +97,7 @@ func stored(ctx context.Context, d conn.Driver, key string) (payload []byte, siz
 }
 
 func run(ctx context.Context, w io.Writer, redisURL string) error {
-	d, err := goredis.Open(redisURL)
+	d, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
 	}

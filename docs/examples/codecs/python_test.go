@@ -22,7 +22,7 @@ func TestPythonReadsEntries(t *testing.T) {
 		t.Skip("python3 is not installed")
 	}
 	url := devredis.TestURL(t, "cache:codecs.*")
-	d, err := goredis.Open(url)
+	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

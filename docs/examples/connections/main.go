@@ -90,12 +90,12 @@ func openCluster(ctx context.Context, nodes []string, useRadix bool) (conn.Drive
 	if useRadix {
 		return radix.Open(ctx, "redis://"+strings.Join(nodes, ","))
 	}
-	return goredis.Open("redis+cluster://" + strings.Join(nodes, ","))
+	return goredis.Open(ctx, "redis+cluster://"+strings.Join(nodes, ","))
 }
 
 func run(ctx context.Context, w io.Writer, redisURL string) error {
 	// The process-wide connection, set once at start-up: use_connection().
-	primary, err := goredis.Open(redisURL)
+	primary, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ nothing at all:                  redcache: no connection (pass a driver, use con
 // Every URL the guide lists is one goredis.Open accepts.
 func TestGoRedisURLs(t *testing.T) {
 	for _, u := range goredisURLs {
-		d, err := goredis.Open(u)
+		d, err := goredis.Open(context.Background(), u)
 		if err != nil {
 			t.Errorf("goredis.Open(%q): %v", u, err)
 			continue
@@ -75,7 +75,7 @@ func TestGoRedisClient(t *testing.T) {
 // A fixed driver beats the context and the stack.
 func TestReportsManager(t *testing.T) {
 	url := devredis.TestURL(t, "reports:*")
-	d, err := goredis.Open(url)
+	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func loadAccount(_ context.Context, id int) (Account, error) {
 }
 
 func run(ctx context.Context, w io.Writer, redisURL string, secret []byte) error {
-	d, err := goredis.Open(redisURL)
+	d, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func redisDown(ctx context.Context, w io.Writer, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	d, err := goredis.Open("redis://" + addr)
+	d, err := goredis.Open(ctx, "redis://"+addr)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func redisHangs(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	defer stop()
-	d, err := goredis.Open("redis://" + addr)
+	d, err := goredis.Open(ctx, "redis://"+addr)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func run(ctx context.Context, w io.Writer, redisURL string, logger *slog.Logger)
 		return err
 	}
 
-	d, err := goredis.Open(redisURL)
+	d, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
 	}

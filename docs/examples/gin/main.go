@@ -124,7 +124,7 @@ func openTenants(urls map[string]string) (drivers map[string]conn.Driver, close 
 		}
 	}
 	for tenant, u := range urls {
-		d, err := goredis.Open(u)
+		d, err := goredis.Open(context.Background(), u)
 		if err != nil {
 			close()
 			return nil, nil, fmt.Errorf("tenant %s: %w", tenant, err)

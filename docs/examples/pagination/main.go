@@ -101,7 +101,7 @@ func (p *Products) Add(ctx context.Context, product Product) error {
 }
 
 func run(ctx context.Context, w io.Writer, redisURL string) error {
-	d, err := goredis.Open(redisURL)
+	d, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"log"
 
 	"github.com/gin-gonic/gin"
@@ -34,7 +35,7 @@ func main() {
 	}
 	defer stop()
 
-	d, err := goredis.Open(redisURL)
+	d, err := goredis.Open(context.Background(), redisURL)
 	if err != nil {
 		log.Fatal(err)
 	}

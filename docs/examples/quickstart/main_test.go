@@ -20,7 +20,7 @@ import (
 // The second request is served from Redis: same body, one load.
 func TestSecondRequestIsCached(t *testing.T) {
 	url := devredis.TestURL(t, "cache:something:*")
-	d, err := goredis.Open(url)
+	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

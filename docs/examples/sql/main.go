@@ -132,7 +132,7 @@ func (c *CachedRepo) SetPrice(ctx context.Context, id int64, price float64) erro
 }
 
 func run(ctx context.Context, w io.Writer, redisURL string) error {
-	d, err := goredis.Open(redisURL)
+	d, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
 	}

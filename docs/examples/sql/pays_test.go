@@ -46,7 +46,7 @@ func BenchmarkWhenCachingPays(b *testing.B) {
 	b.Run("sqlite+1ms", func(b *testing.B) { lookup(b, remote) })
 
 	url := devredis.TestURL(b, "cache:bench.sql.*")
-	gd, err := goredis.Open(url)
+	gd, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		b.Fatal(err)
 	}

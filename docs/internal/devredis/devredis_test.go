@@ -15,7 +15,7 @@ func TestURLEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	d, err := goredis.Open(url)
+	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestURLFromEnv(t *testing.T) {
 
 func TestClean(t *testing.T) {
 	url := TestURL(t)
-	d, err := goredis.Open(url)
+	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,7 @@ func clusterURL(t *testing.T) string {
 // openDriver opens url for a test and closes it at the end.
 func openDriver(t *testing.T, url string) conn.Driver {
 	t.Helper()
-	d, err := goredis.Open(url)
+	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func openDriver(ctx context.Context, name, addr string) (conn.Driver, error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return goredis.Open(url)
+	return goredis.Open(ctx, url)
 }
 
 func runWorker(driver, cacheAddr, sourceAddr string, peers []string, cfg config) int {

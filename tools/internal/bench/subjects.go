@@ -86,7 +86,7 @@ type loader[V any] func(ctx context.Context, id int) (V, error)
 func build[V any](ctx context.Context, e *env, l lib, prefix string, load loader[V]) (cacher[V], error) {
 	switch l {
 	case libRCGoRedis, libRCGoRedisGob, libRCGoRedisCtx, libRCGoRedisNear:
-		d, err := goredis.Open("redis://" + e.addr)
+		d, err := goredis.Open(ctx, "redis://"+e.addr)
 		if err != nil {
 			return nil, err
 		}

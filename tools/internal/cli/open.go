@@ -51,7 +51,7 @@ func Open(ctx context.Context, driver, rawURL string) (conn.Driver, error) {
 	switch driver {
 	case "", "goredis":
 		quietGoRedis.Do(func() { redis.SetLogger(discard{}) })
-		gd, err := goredis.Open(rawURL)
+		gd, err := goredis.Open(ctx, rawURL)
 		if errors.Is(err, goredis.ErrBadURL) {
 			return nil, fmt.Errorf("%w: %s", ErrBadURL, strings.TrimPrefix(err.Error(), goredis.ErrBadURL.Error()+": "))
 		}

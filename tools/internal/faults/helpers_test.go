@@ -77,7 +77,7 @@ type driverKind struct {
 }
 
 var drivers = []driverKind{
-	{"goredis", func(_ context.Context, url string) (conn.Driver, error) { return goredis.Open(url) }},
+	{"goredis", func(ctx context.Context, url string) (conn.Driver, error) { return goredis.Open(ctx, url) }},
 	{"radix", func(ctx context.Context, url string) (conn.Driver, error) { return radix.Open(ctx, url) }},
 }
 
