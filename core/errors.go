@@ -76,23 +76,43 @@ const (
 	OpPublish    Op = "publish"    // announcing a change to other near caches
 )
 
-// Error is what the error handler receives, and what the explicit cache
-// operations (Invalidate, InvalidateAll, Peek) return: the trouble, where
-// it happened, and for which function and key.
+// Error is what the [ErrorHandler] receives, every time, and what the
+// explicit cache operations (Set, Invalidate, InvalidateAll, Peek)
+// return: the trouble, where it happened, and for which function and key.
+// errors.Is and errors.As see through it to the cause.
 type Error struct {
 	Op   Op
-	Name string // the memoized function's name
-	Key  string // the Redis key, when there is one
-	Err  error
+	Name string // the memoized function's name; "" for the Manager's own work
+	Key  string // the Redis key (or channels), when there is one
+	// Driver is the driver the trouble happened on, when one was
+	// resolved: with a driver per tenant, it says whose Redis failed.
+	Driver conn.Driver
+	// Node is the cluster node that serves Key, as the driver's slot map
+	// says (conn.NodeOf); "" on a single node or when unknown.
+	Node string
+	Err  error // the cause
 }
 
 // Error implements error.
 func (e *Error) Error() string {
-	if e.Key != "" {
-		return fmt.Sprintf("redcache: %s %s (%s): %v", e.Op, e.Name, e.Key, e.Err)
+	where := e.Key
+	if e.Node != "" {
+		where += " on " + e.Node
+	}
+	if where != "" {
+		return fmt.Sprintf("redcache: %s %s (%s): %v", e.Op, e.Name, where, e.Err)
 	}
 	return fmt.Sprintf("redcache: %s %s: %v", e.Op, e.Name, e.Err)
 }
+
+// ErrorHandler is told about the cache trouble a caller does not see: a
+// memoized call returns the loader's value whatever Redis does, and the
+// trouble goes here (see [WithErrorHandler]). err is never nil; its Op,
+// Name, Key, Driver and Node say where the trouble was, and errors.Is(err,
+// ErrCorruptEntry), errors.Is(err, context.DeadlineExceeded) and the like
+// say what it was. A handler must be safe for concurrent use, and fast:
+// it runs on the caller's goroutine.
+type ErrorHandler func(ctx context.Context, err *Error)
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }

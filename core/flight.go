@@ -285,7 +285,7 @@ func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c 
 		if !ended {
 			end()
 		}
-		e.m.report(ctx, &e.cfg, op, e.name, key, perr)
+		e.m.report(ctx, &e.cfg, p.d, op, e.name, key, perr)
 	}()
 	if p.store && !p.cc.refresh && e.storedSlot(key).Load() >= p.cc.since {
 		// A caller that missed just before another caller's load stored
@@ -314,7 +314,7 @@ func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c 
 		p.obs = time.Now()
 		seen, err := e.writeTombstone(ctx, p.d, p.st, key)
 		if err != nil {
-			e.m.redisResult(ctx, &e.cfg, p.b, OpSave, e.name, key, err)
+			e.m.redisResult(ctx, &e.cfg, p.d, p.b, OpSave, e.name, key, err)
 			p.store = false
 		}
 		p.seen = seen

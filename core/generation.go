@@ -246,13 +246,13 @@ func (e *engine[V]) readGeneration(ctx, rctx context.Context, d conn.Driver, b *
 		}
 	}
 	if err != nil {
-		e.m.redisResult(ctx, &e.cfg, b, OpGeneration, e.name, e.genKey, err)
+		e.m.redisResult(ctx, &e.cfg, d, b, OpGeneration, e.name, e.genKey, err)
 		return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
 	}
 	b.success()
 	gen, perr := strconv.ParseUint(string(data), 10, 64)
 	if perr != nil {
-		e.m.report(ctx, &e.cfg, OpGeneration, e.name, e.genKey,
+		e.m.report(ctx, &e.cfg, d, OpGeneration, e.name, e.genKey,
 			fmt.Errorf("%w: generation %q is not a number", ErrCorruptEntry, data))
 		return 0, nil
 	}

@@ -331,8 +331,9 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 
 func generationKey(prefix, name string) string { return prefix + ":" + name + ":~gen" }
 
-// report counts err and hands it to the error handler.
-func (m *Manager) report(ctx context.Context, cfg *config, op Op, name, key string, err error) {
+// report counts err and hands it to the error handler. d is the driver
+// the trouble happened on, nil when none was resolved.
+func (m *Manager) report(ctx context.Context, cfg *config, d conn.Driver, op Op, name, key string, err error) {
 	switch {
 	case errors.Is(err, ErrPanic):
 		m.stats.panics.Add(1)
@@ -346,14 +347,18 @@ func (m *Manager) report(ctx context.Context, cfg *config, op Op, name, key stri
 		m.stats.redisErrors.Add(1)
 	}
 	if cfg.onError != nil {
-		m.handle(ctx, cfg.onError, &Error{Op: op, Name: name, Key: key, Err: err})
+		e := &Error{Op: op, Name: name, Key: key, Driver: d, Err: err}
+		if d != nil && key != "" && op != OpSubscribe && op != OpPublish {
+			e.Node = conn.NodeOf(d, key) // a key's node; channels have none
+		}
+		m.handle(ctx, cfg.onError, e)
 	}
 }
 
 // handle calls the error handler. A handler that panics has nowhere to
 // report to: its panic is recovered and counted in Stats.Panics, so that
 // it never takes a call (or the goroutine of a load) down with it.
-func (m *Manager) handle(ctx context.Context, h func(context.Context, error), err error) {
+func (m *Manager) handle(ctx context.Context, h ErrorHandler, err *Error) {
 	defer func() {
 		if r := recover(); r != nil {
 			m.stats.panics.Add(1)
@@ -364,14 +369,14 @@ func (m *Manager) handle(ctx context.Context, h func(context.Context, error), er
 
 // redisResult feeds the outcome of one Redis call to the breaker and the
 // error handler. It returns err unchanged.
-func (m *Manager) redisResult(ctx context.Context, cfg *config, b *breaker, op Op, name, key string, err error) error {
+func (m *Manager) redisResult(ctx context.Context, cfg *config, d conn.Driver, b *breaker, op Op, name, key string, err error) error {
 	switch {
 	case err == nil, errors.Is(err, conn.ErrMiss):
 		b.success()
 	case errors.Is(err, ErrPanic):
 		// A Store that panicked says nothing about Redis.
 		b.abandon()
-		m.report(ctx, cfg, op, name, key, err)
+		m.report(ctx, cfg, d, op, name, key, err)
 	case ctx.Err() != nil:
 		// The caller gave up: that says nothing about Redis.
 		b.abandon()
@@ -379,12 +384,12 @@ func (m *Manager) redisResult(ctx context.Context, cfg *config, b *breaker, op O
 		// Redis answered, with a refusal (OOM when full, WRONGTYPE for a
 		// key that is not ours): it is alive, so the breaker stays shut.
 		b.success()
-		m.report(ctx, cfg, op, name, key, err)
+		m.report(ctx, cfg, d, op, name, key, err)
 	default:
 		if b.failure(time.Now().UnixNano(), errors.Is(err, context.DeadlineExceeded)) {
-			m.report(ctx, cfg, OpBreaker, name, key, ErrCircuitOpen)
+			m.report(ctx, cfg, d, OpBreaker, name, key, ErrCircuitOpen)
 		}
-		m.report(ctx, cfg, op, name, key, err)
+		m.report(ctx, cfg, d, op, name, key, err)
 	}
 	return err
 }

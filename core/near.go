@@ -298,7 +298,7 @@ func (m *Manager) subscribeLoop(d conn.Driver) {
 		sub, err := d.Subscribe(ctx, chs...)
 		if err != nil {
 			if ctx.Err() == nil {
-				m.report(ctx, &m.cfg, OpSubscribe, "", strings.Join(chs, " "), err)
+				m.report(ctx, &m.cfg, d, OpSubscribe, "", strings.Join(chs, " "), err)
 			}
 			select {
 			case <-ctx.Done():
@@ -317,7 +317,7 @@ func (m *Manager) subscribeLoop(d conn.Driver) {
 		m.lostMessages()
 		_ = sub.Close()
 		if ctx.Err() == nil && err != nil && !errors.Is(err, conn.ErrClosed) {
-			m.report(ctx, &m.cfg, OpSubscribe, "", strings.Join(chs, " "), err)
+			m.report(ctx, &m.cfg, d, OpSubscribe, "", strings.Join(chs, " "), err)
 		}
 	}
 }
@@ -404,6 +404,6 @@ func (m *Manager) publish(ctx context.Context, cfg *config, d conn.Driver, msg s
 	defer cancel()
 	ch := channelFor(cfg.prefix)
 	if _, err := d.Do(bctx, "PUBLISH", ch, msg); err != nil {
-		m.report(ctx, cfg, OpPublish, "", ch, err)
+		m.report(ctx, cfg, d, OpPublish, "", ch, err)
 	}
 }

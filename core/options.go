@@ -1,7 +1,6 @@
 package core
 
 import (
-	"context"
 	"time"
 
 	"github.com/redcache/redcache/codec"
@@ -61,7 +60,7 @@ type config struct {
 	store       Store
 	beforeSave  BeforeSave
 	afterLoad   AfterLoad
-	onError     func(context.Context, error)
+	onError     ErrorHandler
 	timeout     time.Duration
 	negTTL      time.Duration
 	negErrs     []error
@@ -175,16 +174,16 @@ func WithAfterLoad(f AfterLoad) Option {
 
 // WithErrorHandler sets the function that is told about cache trouble the
 // caller does not see: Redis errors and timeouts, corrupt entries, failed
-// writes, the breaker opening. It receives an [*Error] and must be safe
-// for concurrent use; it runs on the caller's goroutine, so keep it fast.
-// A panic in f is recovered and counted in [Stats] (Panics).
-// Without one, the trouble is only counted in [Stats].
+// writes, the breaker opening. Each report is an [*Error] naming the
+// step, the function, the key, the driver and the cluster node; see
+// [ErrorHandler]. A panic in f is recovered and counted in [Stats]
+// (Panics). Without a handler, the trouble is only counted in [Stats].
 //
 // Given to [Memoize], f hears the trouble of that function's calls
 // instead of the Manager's handler; the Manager's handler (given to
 // [New]) hears the rest, and the trouble of the Manager's own work, such
 // as the near cache's subscription.
-func WithErrorHandler(f func(ctx context.Context, err error)) Option {
+func WithErrorHandler(f ErrorHandler) Option {
 	return option(func(c *config) { c.onError = f })
 }
 

@@ -76,7 +76,7 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
 		count(&e.m.stats.bypassed, &e.stats.bypassed)
-		e.m.report(ctx, &e.cfg, OpResolve, e.name, "", err)
+		e.m.report(ctx, &e.cfg, nil, OpResolve, e.name, "", err)
 		p.load, p.outcome = true, OutcomeBypass
 		return v, p, nil
 	}
@@ -186,7 +186,7 @@ func callOptions(opts []CallOption) callConfig {
 func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, now int64, quiet bool) (v V, st status, err error) {
 	report := func(op Op, key string, err error) {
 		if !quiet {
-			e.m.report(ctx, &e.cfg, op, e.name, key, err)
+			e.m.report(ctx, &e.cfg, p.d, op, e.name, key, err)
 		}
 	}
 	var epoch uint64
@@ -208,7 +208,7 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 			return v, statusMiss, nil
 		}
 		if !quiet {
-			e.m.redisResult(ctx, &e.cfg, p.b, OpLoad, e.name, key, err)
+			e.m.redisResult(ctx, &e.cfg, p.d, p.b, OpLoad, e.name, key, err)
 		}
 		if !conn.IsReplyError(err, "") {
 			// The connection broke: Redis may have restarted and lost

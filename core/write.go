@@ -78,7 +78,7 @@ func (e *engine[V]) store(ctx context.Context, p *pending, key string, v V) (sto
 	}
 	ent, ttl, until, err := e.entryFor(ctx, key, p.gen, v, p.cc, now)
 	if err != nil {
-		e.m.report(ctx, &e.cfg, OpEncode, e.name, key, err)
+		e.m.report(ctx, &e.cfg, p.d, OpEncode, e.name, key, err)
 		return false, 0
 	}
 	return e.save(ctx, p, key, ent, ttl), until
@@ -140,7 +140,7 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format
 	sctx, step := e.redisStart(wctx, OpSave, key)
 	ok, err := e.saveIf(sctx, p.d, key, data, ttl, p.seen)
 	step.end(err)
-	e.m.redisResult(ctx, &e.cfg, p.b, OpSave, e.name, key, err)
+	e.m.redisResult(ctx, &e.cfg, p.d, p.b, OpSave, e.name, key, err)
 	if err == nil && !ok {
 		count(&e.m.stats.fenced, &e.stats.fenced)
 	}

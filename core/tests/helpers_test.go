@@ -15,6 +15,7 @@ import (
 	"github.com/redcache/redcache/conn/goredis"
 	"github.com/redcache/redcache/conn/memory"
 	"github.com/redcache/redcache/conn/radix"
+	"github.com/redcache/redcache/core"
 )
 
 // target is one Redis the tests run against, through one driver.
@@ -112,7 +113,7 @@ type errorLog struct {
 	errs []error
 }
 
-func (l *errorLog) handler(_ context.Context, err error) {
+func (l *errorLog) handler(_ context.Context, err *core.Error) {
 	l.mu.Lock()
 	l.errs = append(l.errs, err)
 	l.mu.Unlock()

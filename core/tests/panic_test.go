@@ -148,7 +148,7 @@ func TestCallbackPanicsAreRecovered(t *testing.T) {
 			calls := &counter{}
 			m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
 				core.WithStore(failingStore{}), // every write fails: the handler is told each time
-				core.WithErrorHandler(func(context.Context, error) { panic("handler exploded") }))
+				core.WithErrorHandler(func(context.Context, *core.Error) { panic("handler exploded") }))
 			t.Cleanup(func() { m.Close() })
 			memo := core.Memoize(m, "panics", func(_ context.Context, i int) (int, error) { calls.inc(); return i * 3, nil })
 			for i := 0; i < 3; i++ {

@@ -152,17 +152,16 @@ func run(ctx context.Context, w io.Writer, redisURL string) error {
 
 	// Changing a function's codec is safe: an entry written with another
 	// codec is a miss, reported, and overwritten with the new codec.
-	var reported []error
-	gobToo := core.New(core.WithErrorHandler(func(_ context.Context, err error) {
+	var reported []*core.Error
+	gobToo := core.New(core.WithErrorHandler(func(_ context.Context, err *core.Error) {
 		reported = append(reported, err)
 	}))
 	same := core.Memoize(gobToo, "codecs.product", loadProduct) // Gob, where JSON was written
 	if _, err := same.Get(ctx, 1); err != nil {
 		return err
 	}
-	for _, err := range reported {
-		var ce *core.Error
-		if errors.As(err, &ce) && errors.Is(err, core.ErrCorruptEntry) {
+	for _, ce := range reported {
+		if errors.Is(ce, core.ErrCorruptEntry) {
 			fmt.Fprintf(w, "reported: op %s, key %s: %v\n", ce.Op, ce.Key, ce.Err)
 		}
 	}

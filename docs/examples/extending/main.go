@@ -137,7 +137,7 @@ func run(ctx context.Context, w io.Writer, redisURL string, secret []byte) error
 	seal, open := encrypted(aead, codec.Gob)
 
 	var corrupt atomic.Int64 // the error handler must be safe for concurrent use
-	countCorrupt := func(_ context.Context, err error) {
+	countCorrupt := func(_ context.Context, err *core.Error) {
 		if errors.Is(err, core.ErrCorruptEntry) {
 			corrupt.Add(1)
 		}

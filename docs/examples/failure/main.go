@@ -33,14 +33,11 @@ type reporter struct {
 	ops map[core.Op]int
 }
 
-func (r *reporter) handle(ctx context.Context, err error) {
-	var e *core.Error // what the handler always receives
-	if errors.As(err, &e) {
-		r.mu.Lock()
-		r.ops[e.Op]++
-		r.mu.Unlock()
-		r.log.WarnContext(ctx, "cache trouble", "op", e.Op, "func", e.Name, "key", e.Key, "err", e.Err)
-	}
+func (r *reporter) handle(ctx context.Context, e *core.Error) {
+	r.mu.Lock()
+	r.ops[e.Op]++
+	r.mu.Unlock()
+	r.log.WarnContext(ctx, "cache trouble", "op", e.Op, "func", e.Name, "key", e.Key, "node", e.Node, "err", e.Err)
 }
 
 func (r *reporter) count(op core.Op) int {

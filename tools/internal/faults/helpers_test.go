@@ -141,7 +141,7 @@ func newLoad(d conn.Driver, keys int, opts ...core.ManagerOption) *load {
 		core.WithDriver(d),
 		core.WithTimeout(timeout),
 		core.WithTTL(5 * time.Minute),
-		core.WithErrorHandler(func(_ context.Context, err error) {
+		core.WithErrorHandler(func(_ context.Context, err *core.Error) {
 			l.mu.Lock()
 			l.reported = append(l.reported, err)
 			l.mu.Unlock()
