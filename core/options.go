@@ -303,7 +303,8 @@ func WithFenceWindow(d time.Duration) ManagerOption {
 // only.
 func WithCacheDisabled() Option { return option(func(c *config) { c.skipCache = true }) }
 
-// CallOption changes one call of a memoized function.
+// CallOption changes one call of a memoized function: it is given to
+// Get (and to Set, which heeds TTL only), never to New or Memoize.
 type CallOption func(*callConfig)
 
 type callConfig struct {
@@ -314,7 +315,15 @@ type callConfig struct {
 	since   int64 // when the call read the cache, unix nanoseconds (see engine.storedSince)
 }
 
-// TTL stores the value of this call with ttl instead of the function's.
+// TTL stores the value this call loads (or that Set writes) for ttl
+// instead of the function's [WithTTL]. The precedence is: the call's TTL,
+// else the function's WithTTL (given to Memoize), else the Manager's
+// (given to New), else 0. As with WithTTL, 0 keeps the value until it is
+// invalidated or evicted, a negative ttl is 0, a ttl below a millisecond
+// is rounded up, [WithJitter] spreads it and [WithStaleWhileRevalidate]
+// adds its window. A call served from the cache stores nothing, so its
+// TTL changes nothing; when calls share one load, the TTL of the call
+// that started it applies.
 func TTL(ttl time.Duration) CallOption {
 	return func(c *callConfig) { c.ttl, c.ttlSet = max(ttl, 0), true }
 }
