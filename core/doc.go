@@ -15,6 +15,33 @@
 //
 //	u, err := loadUser.Get(ctx, 42)
 //
+// [New] makes a [Manager]: the settings its functions share, and their
+// shared state (stats, circuit breakers, background work, which
+// [Manager.Close] stops). [Default] is the original's default_cache. A
+// [Memo] is called with [Memo.Get]; [Memo.Set] writes a value through the
+// cache, [Memo.Invalidate] drops one argument's value in every process,
+// and [Memo.InvalidateAll] (or [Manager.InvalidateAll]) every value of the
+// function.
+//
+// # Options
+//
+// Options come in three kinds, each its own type, so that an option given
+// where it cannot be honoured does not compile:
+//
+//   - An [Option] sets up a memoized function. Given to [Memoize] it is
+//     that function's own; given to [New] it is the default of every
+//     function of the Manager, and a function's own value wins: [WithTTL],
+//     [WithCodec], [WithPrefix], [WithDriver], [WithTimeout],
+//     [WithBreaker], [WithErrorHandler], [WithNearCache] and the others.
+//   - A [ManagerOption] sets up the Manager as a whole and is given to
+//     [New] only: [WithFenceWindow]. Every Option is a ManagerOption too.
+//   - A [CallOption] changes one call: [TTL], which wins over WithTTL for
+//     the value that call stores, [SkipCache] and [Refresh].
+//
+// Trouble the caller does not see goes to the [ErrorHandler] given with
+// [WithErrorHandler], as an [*Error] naming the step, the function, the
+// key, the driver and the cluster node.
+//
 // # What a call does
 //
 //	situation                           outcome

@@ -304,8 +304,16 @@ func WithFenceWindow(d time.Duration) ManagerOption {
 func WithCacheDisabled() Option { return option(func(c *config) { c.skipCache = true }) }
 
 // CallOption changes one call of a memoized function: it is given to
-// Get (and to Set, which heeds TTL only), never to New or Memoize.
-type CallOption func(*callConfig)
+// Get (and to Set, which heeds TTL only), never to New or Memoize. A nil
+// CallOption is ignored.
+type CallOption interface {
+	applyCall(*callConfig)
+}
+
+// callOption is a CallOption.
+type callOption func(*callConfig)
+
+func (o callOption) applyCall(c *callConfig) { o(c) }
 
 type callConfig struct {
 	ttl     time.Duration
@@ -325,12 +333,12 @@ type callConfig struct {
 // TTL changes nothing; when calls share one load, the TTL of the call
 // that started it applies.
 func TTL(ttl time.Duration) CallOption {
-	return func(c *callConfig) { c.ttl, c.ttlSet = max(ttl, 0), true }
+	return callOption(func(c *callConfig) { c.ttl, c.ttlSet = max(ttl, 0), true })
 }
 
 // SkipCache calls the loader and neither reads nor writes the cache.
-func SkipCache() CallOption { return func(c *callConfig) { c.skip = true } }
+func SkipCache() CallOption { return callOption(func(c *callConfig) { c.skip = true }) }
 
 // Refresh calls the loader without reading the cache and stores what it
 // returns: a forced refresh.
-func Refresh() CallOption { return func(c *callConfig) { c.refresh = true } }
+func Refresh() CallOption { return callOption(func(c *callConfig) { c.refresh = true }) }

@@ -173,7 +173,7 @@ func callOptions(opts []CallOption) callConfig {
 	var cc callConfig
 	for _, o := range opts {
 		if o != nil {
-			o(&cc)
+			o.applyCall(&cc)
 		}
 	}
 	return cc

@@ -61,7 +61,7 @@ func TestManagerOnlyOptionsAreNotOptions(t *testing.T) {
 	}
 }
 
-// Nil options of either kind are skipped.
+// Nil options of every kind are skipped.
 func TestNilOptionsAreIgnored(t *testing.T) {
 	m := core.New(nil, core.WithDriver(memory.New()), nil)
 	t.Cleanup(func() { m.Close() })
@@ -69,7 +69,7 @@ func TestNilOptionsAreIgnored(t *testing.T) {
 	f := core.Memoize(m, "nil.opts", func(_ context.Context, k int) (int, error) { calls.inc(); return k, nil }, nil)
 	ctx := testCtx(t)
 	f.Get(ctx, 1)
-	if v, err := f.Get(ctx, 1); err != nil || v != 1 || calls.n() != 1 {
+	if v, err := f.Get(ctx, 1, nil); err != nil || v != 1 || calls.n() != 1 {
 		t.Fatalf("Get = %v, %v after %d loads, want 1 cached", v, err, calls.n())
 	}
 }
