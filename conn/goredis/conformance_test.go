@@ -2,6 +2,7 @@ package goredis_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -72,6 +73,17 @@ func TestErrors(t *testing.T) {
 		Open: func(ctx context.Context, rawURL string) (conn.Driver, error) {
 			return goredis.Open(ctx, rawURL)
 		},
+	})
+}
+
+// TestTLS: WithTLSConfig makes Open trust a private CA.
+func TestTLS(t *testing.T) {
+	conntest.RunTLS(t, func(ctx context.Context, rawURL string, tc *tls.Config) (conn.Driver, error) {
+		var opts []goredis.Option
+		if tc != nil {
+			opts = append(opts, goredis.WithTLSConfig(tc))
+		}
+		return goredis.Open(ctx, rawURL, opts...)
 	})
 }
 

@@ -2,6 +2,7 @@ package radix_test
 
 import (
 	"context"
+	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,17 @@ func TestErrors(t *testing.T) {
 		Open: func(ctx context.Context, rawURL string) (conn.Driver, error) {
 			return radix.Open(ctx, rawURL)
 		},
+	})
+}
+
+// TestTLS: WithTLSConfig makes Open trust a private CA.
+func TestTLS(t *testing.T) {
+	conntest.RunTLS(t, func(ctx context.Context, rawURL string, tc *tls.Config) (conn.Driver, error) {
+		var opts []radix.Option
+		if tc != nil {
+			opts = append(opts, radix.WithTLSConfig(tc))
+		}
+		return radix.Open(ctx, rawURL, opts...)
 	})
 }
 
