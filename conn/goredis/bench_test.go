@@ -18,7 +18,7 @@ import (
 
 func benchSetup(b *testing.B) (*goredis.Driver, *redis.Client, []byte) {
 	b.Helper()
-	d, err := goredis.Open(context.Background(), "redis://" + conntest.RedisAddr(b))
+	d, err := goredis.Open(context.Background(), "redis://"+conntest.RedisAddr(b))
 	if err != nil {
 		b.Fatal(err)
 	}

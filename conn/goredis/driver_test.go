@@ -94,7 +94,7 @@ func TestWithOwnedClient(t *testing.T) {
 }
 
 func TestOpenClosesItsClient(t *testing.T) {
-	d, err := goredis.Open(context.Background(), "redis://" + conntest.RedisAddr(t))
+	d, err := goredis.Open(context.Background(), "redis://"+conntest.RedisAddr(t))
 	must(t, err)
 	_, err = d.Do(ctxT(t), "PING")
 	must(t, err)
@@ -111,7 +111,7 @@ func TestOpenUnixSocket(t *testing.T) {
 	if v["unixsocket"] == "" {
 		t.Skip("the test server does not listen on a unix socket")
 	}
-	d, err := goredis.Open(context.Background(), "unix://" + v["unixsocket"])
+	d, err := goredis.Open(context.Background(), "unix://"+v["unixsocket"])
 	must(t, err)
 	defer d.Close()
 	_, err = d.Do(ctxT(t), "PING")

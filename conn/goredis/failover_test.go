@@ -162,7 +162,7 @@ func TestClusterFailover(t *testing.T) {
 		t.Skip("starts a 3+3 cluster and waits for a failover")
 	}
 	c := startCluster(t)
-	d, err := goredis.Open(context.Background(), "redis+cluster://" + strings.Join(c.addrs(), ","))
+	d, err := goredis.Open(context.Background(), "redis+cluster://"+strings.Join(c.addrs(), ","))
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 
@@ -279,7 +279,7 @@ func TestClusterFailover(t *testing.T) {
 
 func TestNodeOf(t *testing.T) {
 	addrs := conntest.ClusterAddrs(t)
-	d, err := goredis.Open(context.Background(), "redis+cluster://" + strings.Join(addrs, ","))
+	d, err := goredis.Open(context.Background(), "redis+cluster://"+strings.Join(addrs, ","))
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	if got := d.NodeOf("k"); got != "" {
@@ -341,7 +341,7 @@ func mustOpen(t *testing.T, rawURL string) conn.Driver {
 func TestClusterWatchEndsWithClose(t *testing.T) {
 	addrs := conntest.ClusterAddrs(t)
 	before := runtime.NumGoroutine()
-	d, err := goredis.Open(context.Background(), "redis+cluster://" + strings.Join(addrs, ","))
+	d, err := goredis.Open(context.Background(), "redis+cluster://"+strings.Join(addrs, ","))
 	must(t, err)
 	if _, err := d.Get(ctxT(t), "goredis-test:watch"); !errors.Is(err, conn.ErrMiss) {
 		must(t, err)

@@ -141,12 +141,12 @@ func TestRefusalFailsFast(t *testing.T) {
 		open func(t *testing.T) conn.Driver
 	}{
 		{"Open", func(t *testing.T) conn.Driver {
-			d, err := goredis.Open(context.Background(), "redis://" + addr)
+			d, err := goredis.Open(context.Background(), "redis://"+addr)
 			must(t, err)
 			return d
 		}},
 		{"OpenCluster", func(t *testing.T) conn.Driver {
-			d, err := goredis.Open(context.Background(), "redis+cluster://" + addr)
+			d, err := goredis.Open(context.Background(), "redis+cluster://"+addr)
 			must(t, err)
 			return d
 		}},

@@ -15,7 +15,7 @@ import (
 // fault suites.
 func openAddr(t *testing.T, addr string) conn.Driver {
 	t.Helper()
-	d, err := goredis.Open(context.Background(), "redis://" + addr)
+	d, err := goredis.Open(context.Background(), "redis://"+addr)
 	must(t, err)
 	return d
 }
@@ -35,7 +35,7 @@ func TestFirstCallAfterRestart(t *testing.T) { conntest.RunFirstCallAfterRestart
 // turn into a failure once Redis is back.
 func TestFirstCallAfterRestartIdleConns(t *testing.T) {
 	r := conntest.StartRedis(t)
-	d, err := goredis.Open(context.Background(), "redis://" + r.Addr() + "?min_idle_conns=4&pool_size=8")
+	d, err := goredis.Open(context.Background(), "redis://"+r.Addr()+"?min_idle_conns=4&pool_size=8")
 	must(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	key := "goredis-test:first-call-idle"
