@@ -28,6 +28,10 @@ type engine[V any] struct {
 	// its slot after its caller read the cache (see loadAndStore).
 	stored [storedSlots]atomic.Int64
 	seed   maphash.Seed
+	// stats are this function's alone (Memo.Stats); the Manager counts
+	// them too. They are apart from the engine: the Manager's record of
+	// the function holds them without keeping the engine alive.
+	stats *counters
 }
 
 const storedSlots = 64
@@ -43,8 +47,9 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	if err := checkName(name); err != nil {
 		panic(err)
 	}
-	e := &engine[V]{m: m, cfg: m.cfg, name: name, seed: maphash.MakeSeed()}
+	e := &engine[V]{m: m, cfg: m.cfg, name: name, seed: maphash.MakeSeed(), stats: new(counters)}
 	applyOptions(&e.cfg, opts)
+	e.cfg.hooks.stats = e.stats
 	e.deadlines = m.deadlines
 	if e.cfg.timeout != m.cfg.timeout {
 		e.deadlines = newDeadlines(e.cfg.timeout)

@@ -214,7 +214,9 @@ func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *brea
 		}
 		return 0, errGenerationDown
 	}
-	gen, err := e.readGeneration(ctx, rctx, d, gb, st)
+	sctx, step := e.redisStart(rctx, OpGeneration, e.genKey)
+	gen, err := e.readGeneration(ctx, sctx, d, gb, st)
+	step.end(err)
 	if err != nil {
 		if seen != 0 {
 			st.retry.Store(time.Now().UnixNano() + int64(max(min(e.cfg.genRefresh, time.Second), 50*time.Millisecond)))

@@ -51,6 +51,7 @@ func New(opts ...ManagerOption) *Manager {
 	m.deadlines = newDeadlines(m.cfg.timeout)
 	m.breaker = m.newBreaker(m.cfg)
 	m.breakers.forget = m.forgetDriver
+	m.breakers.observer = m.cfg.hooks.observer
 	m.closeCtx, m.closeFn = context.WithCancel(context.Background())
 	return m
 }
@@ -59,7 +60,9 @@ func (m *Manager) newBreaker(cfg config) *breaker {
 	if cfg.breakerFail <= 0 {
 		return nil
 	}
-	return newBreaker(cfg.breakerFail, cfg.breakerWait, 2*cfg.timeout)
+	b := newBreaker(cfg.breakerFail, cfg.breakerWait, 2*cfg.timeout)
+	b.notify = breakerNotifier(cfg.hooks.observer, cfg.driver, "")
+	return b
 }
 
 // breakerFor returns the breaker that watches d as a whole; see
@@ -315,7 +318,9 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 	key := generationKey(cfg.prefix, name)
 	bctx, cancel := m.deadlines.bound(ctx, time.Now().UnixNano())
 	defer cancel()
+	bctx, step := startRedis(bctx, cfg, OpGeneration, name, key)
 	n, err := bumpGenerationKey(bctx, d, key) // INCR, or the clock when the key was lost
+	step.end(err)
 	if err != nil {
 		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: err}
 	}
@@ -334,18 +339,7 @@ func generationKey(prefix, name string) string { return prefix + ":" + name + ":
 // report counts err and hands it to the error handler. d is the driver
 // the trouble happened on, nil when none was resolved.
 func (m *Manager) report(ctx context.Context, cfg *config, d conn.Driver, op Op, name, key string, err error) {
-	switch {
-	case errors.Is(err, ErrPanic):
-		m.stats.panics.Add(1)
-	case errors.Is(err, ErrCorruptEntry):
-		m.stats.corrupt.Add(1)
-	case op == OpEncode:
-		m.stats.encodeErrors.Add(1)
-	case op == OpBreaker, op == OpResolve:
-		// Counted as Bypassed by the call.
-	default:
-		m.stats.redisErrors.Add(1)
-	}
+	m.countReport(cfg, op, err) // OpBreaker and OpResolve: counted as Bypassed by the call
 	if cfg.onError != nil {
 		e := &Error{Op: op, Name: name, Key: key, Driver: d, Err: err}
 		if d != nil && key != "" && op != OpSubscribe && op != OpPublish {

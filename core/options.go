@@ -74,6 +74,7 @@ type config struct {
 	breakerFail int
 	breakerWait time.Duration
 	fenceWindow time.Duration
+	hooks       hooks // the observer and the function's counters (observe.go)
 }
 
 func defaultConfig() config {

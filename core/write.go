@@ -125,7 +125,9 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format
 	wctx, cancel := e.deadlines.bound(context.WithoutCancel(ctx), now)
 	defer cancel()
 	if e.fenced() {
-		gen, err := e.readGeneration(ctx, wctx, p.d, p.b, p.st)
+		gctx, step := e.redisStart(wctx, OpGeneration, e.genKey)
+		gen, err := e.readGeneration(ctx, gctx, p.d, p.b, p.st)
+		step.end(err)
 		if err != nil {
 			p.st.stale()
 			return false
