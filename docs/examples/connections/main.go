@@ -43,8 +43,10 @@ var radixURLs = []string{
 	"redis://:secret@localhost:6379/2?pool_size=8",
 	"rediss://app:secret@cache.example.com:6380", // TLS, with an ACL user
 	"unix:///run/redis/redis.sock?db=1",
-	"redis://10.0.0.1:7000,10.0.0.2:7000", // Redis Cluster: several nodes...
-	"redis://10.0.0.1:7000?cluster=true",  // ...or one, and cluster=true
+	"redis+cluster://10.0.0.1:7000,10.0.0.2:7000", // Redis Cluster, as go-redis takes it...
+	"redis://10.0.0.1:7000,10.0.0.2:7000",         // ...or several nodes...
+	"redis://10.0.0.1:7000?cluster=true",          // ...or one, and cluster=true
+	"redis+sentinel://10.0.0.1:26379,10.0.0.2:26379?master_name=mymaster",
 }
 
 // openGoRedisClient wraps a go-redis client you built yourself, for what a
@@ -58,18 +60,22 @@ func openGoRedisClient(addrs []string, tlsConfig *tls.Config) conn.Driver {
 	return goredis.New(rdb, goredis.WithOwnedClient()) // d.Close closes rdb too
 }
 
-// openRadixTLS connects with radix over TLS to a server whose certificate
-// a private authority signed.
-func openRadixTLS(ctx context.Context, addr string, tlsConfig *tls.Config) (conn.Driver, error) {
-	return radix.Open(ctx, "rediss://"+addr,
-		radix.WithTLSConfig(tlsConfig),
-		radix.WithPoolSize(8),
-		radix.WithWriteFlushInterval(150*time.Microsecond), // batch the writes of concurrent calls
-	)
+// openTLS connects over TLS to a server whose certificate a private
+// authority signed (tlsConfig.RootCAs holds it), with either driver: the
+// option has the same name in both.
+func openTLS(ctx context.Context, addr string, tlsConfig *tls.Config, useRadix bool) (conn.Driver, error) {
+	if useRadix {
+		return radix.Open(ctx, "rediss://"+addr,
+			radix.WithTLSConfig(tlsConfig),
+			radix.WithWriteFlushInterval(150*time.Microsecond), // batch the writes of concurrent calls
+		)
+	}
+	return goredis.Open(ctx, "rediss://"+addr, goredis.WithTLSConfig(tlsConfig))
 }
 
 // openRadixSentinel follows the primary that Redis Sentinel names, with a
-// radix client built by hand: radix.Open takes no sentinel URL.
+// radix client built by hand, for the settings a redis+sentinel:// URL
+// cannot give.
 func openRadixSentinel(ctx context.Context, master string, sentinels []string) (conn.Driver, error) {
 	client, err := rdx.SentinelConfig{}.New(ctx, master, sentinels)
 	if err != nil {
