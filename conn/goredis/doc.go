@@ -1,27 +1,42 @@
-// Package goredis is the redcache driver over go-redis v9
-// ([github.com/redis/go-redis/v9]): a [conn.Driver] that sends its
-// commands through a [redis.UniversalClient], so it works with a single
-// server, a Redis Cluster, a Sentinel-managed primary, a ring of shards,
-// TLS and ACL users, whatever go-redis supports.
+// Package goredis is a [conn.Driver] over go-redis v9
+// ([github.com/redis/go-redis/v9]), for redcache and for any code that
+// talks to Redis through the conn interface. Its twin,
+// github.com/redcache/redcache/conn/radix, has the same constructors,
+// options and errors: a program swaps one for the other by changing an
+// import.
+//
+// # Why go-redis
+//
+// go-redis is the most used Go client: it sends its commands through a
+// [redis.UniversalClient], so the driver works with a single server, a
+// Redis Cluster, a Sentinel-managed primary, a ring of shards, TLS and ACL
+// users, and go-redis's hooks (tracing, metrics). Pick it when the program
+// already has a go-redis client: [New] wraps it.
 //
 // # Getting a driver
 //
 // [Open] builds a go-redis client from a URL and owns it:
 //
 //	d, err := goredis.Open(ctx, "redis://localhost:6379/0")
-//	d, err := goredis.Open(ctx, "rediss://user:secret@cache.example.com:6380")
-//	d, err := goredis.Open(ctx, "redis+cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000")
-//	d, err := goredis.Open(ctx, "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379?master_name=mymaster")
+//	if err != nil {
+//		return err
+//	}
 //	defer d.Close() // closes the client too
+//	conn.Use(d)
+//
+// Other URLs: rediss:// for TLS, unix://, redis+cluster://host:port,...
+// for a Redis Cluster, redis+sentinel://host:port,...?master_name=NAME
+// for a primary watched by Sentinel (see [Open]). Open does not connect:
+// the first call dials, so a program may start while Redis is down (the
+// radix driver's Open dials instead, and fails then).
 //
 // [New] wraps a client you built yourself, for everything a URL cannot
-// say (TLS certificates, a credentials provider, hooks, tracing), and
-// leaves it open when the driver is closed unless [WithOwnedClient] hands
-// it over:
+// say (a credentials provider, hooks, tracing), and leaves it open when
+// the driver is closed unless [WithOwnedClient] hands it over:
 //
 //	rdb := redis.NewClusterClient(&redis.ClusterOptions{
 //		Addrs:                 addrs,
-//		ContextTimeoutEnabled: true,                          // let contexts bound every call
+//		ContextTimeoutEnabled: true,                        // let contexts bound every call
 //		Dialer:                goredis.FailFastDialer(nil), // a refusal fails at once
 //	})
 //	d := goredis.New(rdb)
@@ -41,16 +56,27 @@
 //     again, which delays the first call after a restart by up to a
 //     second.
 //
-// # Logging
+// # Options
 //
-// go-redis has a single, process-wide logger (redis.SetLogger), which
-// this package leaves alone since it may belong to the application. The
-// driver keeps refusals out of it (see [FailFastDialer]); go-redis still
-// writes a few diagnostics there on its own, such as a dial that timed
-// out, a cluster whose nodes all fail, or a command a cluster does not
-// know. A program that wants none of them calls
-// redis.SetLogger with a logger of its own, or logging.Disable() from
-// github.com/redis/go-redis/v9/logging.
+// An [Option] is a function, as in the radix driver; nil options are
+// ignored. [WithOwnedClient] and [WithTLSConfig] (a private certificate
+// authority for rediss:// URLs) have the same names and meaning in both
+// drivers; [WithSubscriptionCheck] tunes how a half-open subscription is
+// found.
+//
+// # Errors
+//
+// Every error the driver makes starts with "redcache/goredis: ", and
+// wraps the sentinel of package conn it stands for, so the checks are the
+// same whichever driver made it: a missing key is [conn.ErrMiss], an
+// error reply a [*conn.ReplyError], a call on a closed driver
+// [conn.ErrClosed], an argument refused before anything is sent (a
+// command without a name, an argument of a type the contract does not
+// list, a Subscribe without channels, a nil script) [conn.ErrBadArg], a
+// URL Open cannot use [ErrBadURL] and with it [conn.ErrBadURL]. A call
+// whose context ended wraps [context.Canceled] or
+// [context.DeadlineExceeded] (go-redis reports some of those as network
+// timeouts), and a refused connection syscall.ECONNREFUSED.
 //
 // # Behaviour
 //
@@ -59,11 +85,8 @@
 // and on a cluster, and its fault cases (a stalled, refusing or resetting
 // server, a half-open subscription, bad URLs). What it adds to go-redis:
 //
-//   - A missing key is [conn.ErrMiss] (go-redis says redis.Nil), an error
-//     reply is a [*conn.ReplyError], a call on a closed driver is
-//     [conn.ErrClosed], and a call whose context ended wraps
-//     [context.Canceled] or [context.DeadlineExceeded] (go-redis reports
-//     some of those as network timeouts).
+//   - The errors of package conn (see Errors above) where go-redis has
+//     its own: redis.Nil becomes [conn.ErrMiss], and so on.
 //   - A refused connection fails the call at once with an error that
 //     wraps syscall.ECONNREFUSED (with clients from [Open], and clients
 //     whose Dialer is a [FailFastDialer]), rather than a timeout after
@@ -86,8 +109,8 @@
 //     example ZRANGE WITHSCORES nests its pairs); clients from Open use
 //     RESP2, which avoids both.
 //   - A time.Duration argument is sent in milliseconds and a bool as 1 or
-//     0; an argument of another type than the contract lists is refused
-//     with an error wrapping [conn.ErrBadArg] before anything is sent.
+//     0 ([conn.FormatArg]); an argument of another type than the contract
+//     lists is refused with [conn.ErrBadArg] before anything is sent.
 //   - A subscription checks its connection with a PING every 3 s and
 //     reports a half-open one (no answer within 1 s) as
 //     [conn.ErrSubscriptionLost]; see [WithSubscriptionCheck].
@@ -102,6 +125,17 @@
 //     again within a fraction of a second of its replica's promotion.
 //   - [Driver.ForEachNode] visits the primaries of a cluster (or the
 //     shards of a ring) one at a time.
+//
+// # Logging
+//
+// go-redis has a single, process-wide logger (redis.SetLogger), which
+// this package leaves alone since it may belong to the application. The
+// driver keeps refusals out of it (see [FailFastDialer]); go-redis still
+// writes a few diagnostics there on its own, such as a dial that timed
+// out, a cluster whose nodes all fail, or a command a cluster does not
+// know. A program that wants none of them calls
+// redis.SetLogger with a logger of its own, or logging.Disable() from
+// github.com/redis/go-redis/v9/logging.
 //
 // This package never logs.
 package goredis

@@ -54,6 +54,16 @@
 // libraries are not provided. A script's context bounds it: an endless
 // loop ends with the context's error.
 //
+// # Errors
+//
+// As the network drivers': every error the driver makes starts with
+// "redcache/memory: " and wraps the sentinel of package conn it stands
+// for ([conn.ErrMiss], [conn.ErrClosed], [conn.ErrBadArg] for an argument
+// refused before it runs, [conn.ErrSubscriptionLost]), and Redis's error
+// replies are [*conn.ReplyError] with Redis's text, so that code checked
+// with this driver checks its errors the same way with the others. An
+// [Option] is a function, as in the network drivers.
+//
 // # Tests
 //
 // [WithHook] runs a function before each command, outside the lock: a test

@@ -1,6 +1,9 @@
 // Package radix is a [conn.Driver] over radix v4
 // ([github.com/mediocregopher/radix/v4]), for redcache and for any code
-// that talks to Redis through the conn interface.
+// that talks to Redis through the conn interface. Its twin,
+// github.com/redcache/redcache/conn/goredis, has the same constructors,
+// options and errors: a program swaps one for the other by changing an
+// import.
 //
 // # Why radix
 //
@@ -15,24 +18,50 @@
 // system call. Commands that block on the server (BLPOP and the like) get
 // a connection of their own, so they never hold up the others.
 //
-// [Open] puts radix's connections in a pool of this package rather than
-// radix's own, which can leave calls blocked after a Redis restart (see
-// [New]).
-//
 // # Getting a driver
 //
-// [Open] takes a URL (redis://, rediss:// for TLS, unix://, and several
-// addresses for a Redis Cluster) and returns a driver that owns its
-// connections. [New] wraps a radix client you built yourself (a pool, a
-// *radix.Cluster, a *radix.Sentinel) and leaves it yours to close, unless
-// told otherwise with [WithOwnedClient].
+// [Open] connects to the Redis a URL names and owns the connections:
 //
 //	d, err := radix.Open(ctx, "redis://localhost:6379/0")
 //	if err != nil {
 //		return err
 //	}
-//	defer d.Close()
+//	defer d.Close() // closes the connections
 //	conn.Use(d)
+//
+// Other URLs: rediss:// for TLS, unix://, redis+cluster://host:port,...
+// (or several addresses) for a Redis Cluster,
+// redis+sentinel://host:port,...?master_name=NAME for a primary watched by
+// Sentinel (see [Open]). Open dials before it returns, bounded by ctx, so
+// a server that cannot be reached is Open's error (the go-redis driver's
+// Open connects lazily instead, and succeeds then). [Open] puts radix's
+// connections in a pool of this package rather than radix's own, which
+// can leave calls blocked after a Redis restart (see [New]).
+//
+// [New] wraps a radix client you built yourself (a pool, a *radix.Cluster,
+// a *radix.Sentinel), and leaves it open when the driver is closed unless
+// [WithOwnedClient] hands it over.
+//
+// # Options
+//
+// An [Option] is a function, as in the go-redis driver; nil options are
+// ignored. [WithOwnedClient] and [WithTLSConfig] (a private certificate
+// authority for rediss:// URLs) have the same names and meaning in both
+// drivers; [WithPoolSize], [WithDialer], [WithWriteFlushInterval] and
+// [WithSubscriptionPing] are radix's own.
+//
+// # Errors
+//
+// Every error the driver makes starts with "redcache/radix: ", and wraps
+// the sentinel of package conn it stands for, so the checks are the same
+// whichever driver made it: a missing key is [conn.ErrMiss], an error
+// reply a [*conn.ReplyError], a call on a closed driver [conn.ErrClosed],
+// an argument refused before anything is sent (a command without a name,
+// an argument of a type the contract does not list, a Subscribe without
+// channels, a nil script) [conn.ErrBadArg], a URL Open cannot use
+// [ErrBadURL] and with it [conn.ErrBadURL]. A call whose context ended
+// wraps [context.Canceled] or [context.DeadlineExceeded]. Two errors are
+// radix's own: [ErrStalled] and [ErrStatefulCommand].
 //
 // # Behaviour
 //
@@ -81,6 +110,10 @@
 //     SUBSCRIBE, MONITOR, MULTI outside a pipeline, ...) are refused with
 //     [ErrStatefulCommand] instead of corrupting other calls.
 //
-// The driver never logs. Closing a driver that owns its client stops
-// every goroutine radix started for it.
+// Closing a driver that owns its client stops every goroutine radix
+// started for it.
+//
+// # Logging
+//
+// radix v4 has no logger, and this package never logs.
 package radix
