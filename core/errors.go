@@ -91,6 +91,10 @@ type Error struct {
 	// says (conn.NodeOf); "" on a single node or when unknown.
 	Node string
 	Err  error // the cause
+	// Suppressed is how many reports like this one (same Op and Name) a
+	// [ThrottleErrors] or [SampleErrors] handler dropped since the last
+	// one it passed on; 0 otherwise.
+	Suppressed uint64
 }
 
 // Error implements error.
