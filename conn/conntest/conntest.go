@@ -25,6 +25,13 @@
 // the [BadURLs] table (no panic, [conn.ErrBadURL], no password in the
 // error). The Proxy is usable on its own for a driver's own fault tests.
 //
+// Two more keep drivers interchangeable: [RunErrors] checks that the
+// errors a driver makes carry its prefix ("redcache/goredis: ") and wrap
+// conn's sentinels ([conn.ErrBadArg] for a refused argument,
+// [conn.ErrBadURL] for an empty or bad URL, [conn.ErrClosed]); [RunTLS]
+// checks that its Open trusts a private certificate authority through
+// its TLS option, against the runner's TLS server ([LookupTLS]).
+//
 // Faults that need a server of the test's own (SIGKILL, a restart on the
 // same port, SIGSTOP, CLIENT PAUSE, DEBUG SLEEP) use [StartRedis], which
 // starts a redis-server on a free loopback port and returns a [Process]

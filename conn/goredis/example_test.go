@@ -3,9 +3,11 @@ package goredis_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log"
+	"os"
 	"syscall"
 	"time"
 
@@ -165,4 +167,37 @@ func ExampleDriver_NodeOf() {
 	// from the slot map in memory: keep per-node state by it.
 	_, _ = d.Get(context.Background(), "user:1")
 	fmt.Println(d.NodeOf("user:1"))
+}
+
+// Trust the private certificate authority that signed the server's
+// certificate, for a rediss:// URL. The option has the same name in the
+// other driver.
+func ExampleWithTLSConfig() {
+	pem, err := os.ReadFile("/etc/redis/ca.crt")
+	if err != nil {
+		log.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		log.Fatal("no certificate in ca.crt")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := goredis.Open(ctx, "rediss://app:secret@cache.internal:6380",
+		goredis.WithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+}
+
+// An empty URL, most often an environment variable that was not set, is
+// refused as a bad URL, as any URL Open cannot use, whichever driver.
+func ExampleOpen_emptyURL() {
+	_, err := goredis.Open(context.Background(), os.Getenv("REDCACHE_EXAMPLE_UNSET_URL"))
+	fmt.Println(errors.Is(err, conn.ErrBadURL))
+	fmt.Println(err)
+	// Output:
+	// true
+	// redcache/goredis: bad url: the URL is empty (is REDIS_URL set?)
 }

@@ -2,8 +2,12 @@ package radix_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
+	"os"
 	"time"
 
 	rdx "github.com/mediocregopher/radix/v4"
@@ -157,4 +161,37 @@ func ExampleDriver_Pipeline() {
 		exec,
 	)
 	fmt.Println(exec.Reply, exec.Err, err)
+}
+
+// Trust the private certificate authority that signed the server's
+// certificate, for a rediss:// URL. The option has the same name in the
+// other driver.
+func ExampleWithTLSConfig() {
+	pem, err := os.ReadFile("/etc/redis/ca.crt")
+	if err != nil {
+		log.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		log.Fatal("no certificate in ca.crt")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := radix.Open(ctx, "rediss://app:secret@cache.internal:6380",
+		radix.WithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+}
+
+// An empty URL, most often an environment variable that was not set, is
+// refused as a bad URL, as any URL Open cannot use, whichever driver.
+func ExampleOpen_emptyURL() {
+	_, err := radix.Open(context.Background(), os.Getenv("REDCACHE_EXAMPLE_UNSET_URL"))
+	fmt.Println(errors.Is(err, conn.ErrBadURL))
+	fmt.Println(err)
+	// Output:
+	// true
+	// redcache/radix: bad url: the URL is empty (is REDIS_URL set?)
 }
