@@ -316,7 +316,7 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 		return 0, &Error{Op: OpResolve, Name: name, Err: err}
 	}
 	key := generationKey(cfg.prefix, name)
-	bctx, cancel := m.deadlines.bound(ctx, time.Now().UnixNano())
+	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
 	defer cancel()
 	bctx, step := startRedis(bctx, cfg, OpGeneration, name, key)
 	n, err := bumpGenerationKey(bctx, d, key) // INCR, or the clock when the key was lost
@@ -332,6 +332,16 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 	// rather than at their next generation refresh.
 	m.publish(ctx, cfg, d, genMessage(m.near.id, cfg.prefix+":"+name))
 	return n, nil
+}
+
+// deadlinesOf returns the deadlines of cfg's timeout: the Manager's, or
+// those of a function's own WithTimeout, for the Manager's work on the
+// function's behalf (InvalidateAll, announcements).
+func (m *Manager) deadlinesOf(cfg *config) *deadlines {
+	if cfg.timeout == m.cfg.timeout {
+		return m.deadlines
+	}
+	return newDeadlines(cfg.timeout)
 }
 
 func generationKey(prefix, name string) string { return prefix + ":" + name + ":~gen" }

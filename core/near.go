@@ -400,7 +400,7 @@ func (m *Manager) receive(ctx context.Context, d conn.Driver, sub conn.Subscript
 // publish tells the other processes about an explicit write. It is best
 // effort: a lost message costs at most the near ttl of staleness.
 func (m *Manager) publish(ctx context.Context, cfg *config, d conn.Driver, msg string) {
-	bctx, cancel := m.deadlines.bound(ctx, time.Now().UnixNano())
+	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
 	defer cancel()
 	ch := channelFor(cfg.prefix)
 	if _, err := d.Do(bctx, "PUBLISH", ch, msg); err != nil {

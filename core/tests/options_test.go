@@ -399,3 +399,35 @@ func TestFunctionOptionWinsOverManager(t *testing.T) {
 		}
 	})
 }
+
+// WithTimeout given to Memoize bounds every Redis call of the function,
+// the generation bump of its InvalidateAll too, not only its reads and
+// writes.
+func TestFunctionTimeoutBoundsItsInvalidateAll(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		h := newHookDriver(d)
+		m := core.New(core.WithDriver(h), core.WithPrefix(uniquePrefix(t)), core.WithTimeout(10*time.Second))
+		t.Cleanup(func() { m.Close() })
+		const own = 400 * time.Millisecond
+		f := core.Memoize(m, "own.timeout", func(_ context.Context, k int) (int, error) { return k, nil },
+			core.WithTimeout(own))
+		h.setBefore(func(ctx context.Context, op, key string) error {
+			if op != "eval" || !strings.HasSuffix(key, "~gen") {
+				return nil
+			}
+			<-ctx.Done() // a Redis that never answers the bump
+			return ctx.Err()
+		})
+		t.Cleanup(h.clear)
+		start := time.Now()
+		err := f.InvalidateAll(ctx)
+		took := time.Since(start)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("InvalidateAll against a Redis that never answers = %v, want DeadlineExceeded", err)
+		}
+		if took > 5*own {
+			t.Fatalf("InvalidateAll took %v: bounded by the Manager's 10s, not the function's %v", took, own)
+		}
+	})
+}
