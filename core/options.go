@@ -267,6 +267,12 @@ func WithBreaker(failures int, cooldown time.Duration) Option {
 // every function has a near cache of its own of size values; given to
 // [Memoize], WithNearCache(0, 0) turns a function's off.
 //
+// A Manager's near caches listen on one driver: the first a function
+// with a near cache resolved. Calls that resolve another driver (a
+// function's own [WithDriver], a tenant's driver from the context) go to
+// their Redis every time, as a near copy of it could not be kept
+// coherent.
+//
 // Values served from the near cache are shared between callers: treat
 // them as read-only, or copy before changing a slice, map or pointer.
 func WithNearCache(size int, ttl time.Duration) Option {
