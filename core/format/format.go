@@ -14,11 +14,11 @@ const Version = 2
 
 // MinSize is the length of the shortest entry: the 8-byte header and a
 // one-byte generation.
-const MinSize = headerSize + 1
+const MinSize = 9
 
 const (
 	magic      = 0xC5
-	headerSize = 8
+	headerSize = MinSize - 1
 
 	flagNegative   = 0x01
 	flagCompressed = 0x02
