@@ -177,3 +177,24 @@ var (
 	timeA    = time.UnixMilli(1_700_000_000_000)
 	timeB    = time.UnixMilli(1_700_000_060_000)
 )
+
+// BenchmarkAppend is the cost of encoding one item into a reused buffer.
+func BenchmarkAppend(b *testing.B) {
+	ent := format.Entry{Codec: 2, Generation: 42, Expiry: timeB, Payload: []byte(`{"id":42,"name":"Widget 42"}`)}
+	buf := make([]byte, 0, ent.Size())
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = ent.Append(buf[:0])
+	}
+}
+
+// BenchmarkParse is the cost of decoding one item.
+func BenchmarkParse(b *testing.B) {
+	raw := format.Entry{Codec: 2, Generation: 42, Expiry: timeB, Payload: []byte(`{"id":42,"name":"Widget 42"}`)}.Append(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := format.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
