@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"stampede", stampede},
 		{"batch of 100", batch},
 		{"SQL query", sqlQuery},
-		{"pagination", pagination},
+		{"page fetch at depth", pageFetch},
 		{"HTTP route", httpRoute},
 	}
 	for _, s := range steps {

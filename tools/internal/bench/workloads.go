@@ -490,12 +490,6 @@ func batch(e *env) (*Table, error) {
 	return t, nil
 }
 
-// pagination is a placeholder until the paginate module lands.
-func pagination(*env) (*Table, error) {
-	return &Table{ID: "paginate", Title: "Page fetch at depth",
-		Skipped: "not yet measured: the paginate module has not landed"}, nil
-}
-
 func plural(n int) string {
 	if n == 1 {
 		return ""
