@@ -2,6 +2,7 @@ package tests_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 
 // BenchmarkHitPath measures the memoizer's own cost on a hit, without a
 // network: a hit read from the in-memory driver, and a near hit. It is
-// the figure an observer must not make worse when none is set.
+// the figure an observer must not make worse when none is set, and what
+// one that does nothing costs.
 func BenchmarkHitPath(b *testing.B) {
 	cases := []struct {
 		name string
@@ -19,6 +21,9 @@ func BenchmarkHitPath(b *testing.B) {
 	}{
 		{"redis", nil},
 		{"near", []core.ManagerOption{core.WithNearCache(100, time.Minute)}},
+		// What an observer that does nothing costs: the hooks' own calls.
+		{"redis/nop-observer", []core.ManagerOption{core.WithObserver(core.NopObserver{})}},
+		{"near/nop-observer", []core.ManagerOption{core.WithNearCache(100, time.Minute), core.WithObserver(core.NopObserver{})}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -31,7 +36,7 @@ func BenchmarkHitPath(b *testing.B) {
 			if _, err := get.Get(ctx, 7); err != nil {
 				b.Fatal(err)
 			}
-			if c.name == "near" {
+			if strings.HasPrefix(c.name, "near") {
 				// The near cache serves once its subscription is up.
 				for i := 0; i < 200 && !m.Stats().NearActive; i++ {
 					time.Sleep(5 * time.Millisecond)
