@@ -361,10 +361,140 @@ check_build_lists() {
 	done
 }
 
+# clone_section_script: README.md's blocks marked for the from-a-clone
+# check, as one bash script. The comment line before a fenced block marks it:
+#   <!-- clone-check: run ... -->             its commands run (in order)
+#   <!-- clone-check: file PATH -->           written to PATH (from the start folder)
+#   <!-- clone-check: run-with-redis ... -->  run only when a Redis is up
+# The clone (git clone https://github.com/redcache/redcache...) becomes a
+# link to this work tree, so the check sees the code as it is now.
+clone_section_script() {
+	awk '
+		/^<!-- clone-check: / { mode = $3; path = $4; next }
+		mode != "" && !inblock && /^```/ {
+			inblock = 1
+			if (mode == "file") printf "cat >\"$CLONE_START/%s\" <<'\''README_EOF'\''\n", path
+			else if (mode == "run-with-redis") print "if [[ -n ${REDIS_URL:-} ]]; then"
+			next
+		}
+		inblock && /^```/ {
+			if (mode == "file") print "README_EOF"
+			else if (mode == "run-with-redis") print "fi"
+			inblock = 0
+			mode = ""
+			next
+		}
+		inblock { print }
+	' "$ROOT/README.md" |
+		sed -E 's#^git clone https://github\.com/redcache/redcache(\.git)?( [^ ]+)?$#ln -s "$CLONE_REPO" \2#; s#^ln -s "\$CLONE_REPO" $#ln -s "$CLONE_REPO" redcache#'
+}
+
+# check_clone_section: runs README.md's "Use it from a clone" in a temp
+# folder outside the repository, against the standalone Redis when the
+# servers are up (else it builds and vets the program), so the section
+# cannot rot.
+check_clone_section() {
+	local script dir out
+	script=$(clone_section_script)
+	grep -q '^ln -s "$CLONE_REPO"' <<<"$script" ||
+		die "README.md: the blocks marked clone-check clone no repository (git clone https://github.com/redcache/redcache.git)"
+	grep -q '^cat >"$CLONE_START/' <<<"$script" ||
+		die "README.md: no block marked clone-check: file PATH (the program)"
+	dir=$TMP/from-a-clone
+	mkdir -p "$dir"
+	printf '%s\n' "$script" >"$dir/section.sh"
+	out=$(cd "$dir" && CLONE_START=$dir CLONE_REPO=$ROOT bash -euo pipefail section.sh 2>&1) || {
+		printf '%s\n' "$out" >&2
+		die "README.md's \"Use it from a clone\" fails as written (its commands: $dir/section.sh)"
+	}
+	[[ -z $out ]] || printf '%s\n' "$out"
+	# The program itself: it must vet and build wherever the section left it.
+	local app
+	app=$(cd "$dir" && find . -mindepth 2 -maxdepth 2 -name go.mod ! -path './redcache/*' -printf '%h\n' | head -1)
+	[[ -n $app ]] || die "README.md's \"Use it from a clone\" made no module next to the clone"
+	(cd "$dir/$app" && go vet ./... && go build -o /dev/null .) ||
+		die "README.md's \"Use it from a clone\": the program does not vet or build ($dir/$app)"
+	log "ok (README.md's from-a-clone section${REDIS_URL:+, run against $REDIS_URL})"
+}
+
+# check_release: rehearses tools/release.sh on a throw-away clone of HEAD,
+# for real there (the next patch version, "-rehearsal": a bump of every
+# sibling require, the build and tidy checks, a commit and the tags), then
+# resolves core and a driver at that version from the clone's tags with
+# go get, as a user will once they are pushed: git serves the clone in
+# place of github.com/redcache/redcache, a throw-away module cache holds
+# what it downloads, and the other modules come from the local module cache.
+check_release() {
+	local rel=$TMP/release cur next t mods i
+	rm -rf "$rel"
+	mkdir -p "$rel"
+	git clone -q "$ROOT" "$rel/repo" || die "release rehearsal: could not clone $ROOT"
+	cur=$(cd "$rel/repo/core" && go mod edit -json |
+		awk '/"Path": "github.com\/redcache\/redcache\/conn"/ { getline; gsub(/[",]/, "", $2); print $2; exit }')
+	[[ $cur =~ ^v([0-9]+)\.([0-9]+)\.([0-9]+) ]] ||
+		die "release rehearsal: core/go.mod requires conn at '$cur', not a release version (the modules require each other at real versions: bash tools/release.sh)"
+	next=v${BASH_REMATCH[1]}.${BASH_REMATCH[2]}.$((BASH_REMATCH[3] + 1))-rehearsal
+	if ! GIT_AUTHOR_NAME="release rehearsal" GIT_AUTHOR_EMAIL=rehearsal@invalid \
+		GIT_COMMITTER_NAME="release rehearsal" GIT_COMMITTER_EMAIL=rehearsal@invalid \
+		bash "$ROOT/tools/release.sh" -C "$rel/repo" "$next" >"$rel/release.log" 2>&1; then
+		cat "$rel/release.log" >&2
+		die "release rehearsal: tools/release.sh $next failed in a clone ($rel/repo)"
+	fi
+	# Every module but the test-only ones is tagged, on a commit whose
+	# go.mod files require the siblings at that version.
+	mods=$(cd "$rel/repo" && go list -m -f '{{.Dir}}') || die "release rehearsal: go list -m failed in the clone"
+	while read -r i; do
+		i=${i#"$rel/repo"/}
+		[[ $i == tests || $i == */tests ]] && continue
+		t=$i/$next
+		git -C "$rel/repo" rev-parse -q --verify "refs/tags/$t" >/dev/null ||
+			die "release rehearsal: tools/release.sh $next made no tag $t"
+		if git -C "$rel/repo" show "$t:$i/go.mod" | grep -E '^\s*(require )?github\.com/redcache/redcache/\S+ v' |
+			grep -v "=>" | grep -v " $next\$" >&2; then
+			die "release rehearsal: at tag $t, $i/go.mod requires a sibling at another version than $next (above)"
+		fi
+	done <<<"$mods"
+	log "tools/release.sh $next in a clone: committed, tagged $(git -C "$rel/repo" tag -l "*/$next" | wc -l) modules"
+
+	# go get core and a driver at that version, from the tags.
+	printf '[url "file://%s"]\n\tinsteadOf = https://github.com/redcache/redcache\n' "$rel/repo" >"$rel/gitconfig"
+	mkdir -p "$rel/app"
+	printf 'package main\n\nimport (\n\t"fmt"\n\n\t"github.com/redcache/redcache/conn/goredis"\n\t"github.com/redcache/redcache/core"\n)\n\nfunc main() { fmt.Println(core.Default != nil, goredis.New != nil) }\n' >"$rel/app/main.go"
+	if ! (
+		cd "$rel/app"
+		export GOWORK=off GIT_CONFIG_GLOBAL=$rel/gitconfig GIT_CONFIG_NOSYSTEM=1
+		export GOPROXY="file://$(go env GOMODCACHE)/cache/download" GOPRIVATE=github.com/redcache/redcache
+		export GOSUMDB=off GOMODCACHE=$rel/modcache GOFLAGS="-modcacherw -buildvcs=false"
+		go mod init example.com/app
+		go get "github.com/redcache/redcache/core@$next" "github.com/redcache/redcache/conn/goredis@$next"
+		# Loads every package, from the downloaded zips (compiling them is
+		# the other steps' job: here it would start from an empty cache).
+		go list -deps . >/dev/null
+		! go list -m all | grep -E '^github\.com/(redcache/redcache/conn/radix|mediocregopher/radix/v4|alicebob/miniredis/v2|yuin/gopher-lua) '
+	) >"$rel/get.log" 2>&1; then
+		cat "$rel/get.log" >&2
+		die "release rehearsal: go get github.com/redcache/redcache/core@$next (from the clone's tags) failed, or brought another driver (above)"
+	fi
+	chmod -R u+w "$rel/modcache" 2>/dev/null || true
+	log "go get core@$next and conn/goredis@$next resolve from the tags, with no other driver"
+}
+
 # run_packaging: the checks that the modules install as the README says.
 run_packaging() {
 	section "build lists: a program gets only the driver it imports"
 	check_build_lists
+	section "README.md: use it from a clone"
+	if [[ -n ${REDCACHE_TEST_REDIS:-} ]]; then
+		REDIS_URL=redis://$REDCACHE_TEST_REDIS/0 check_clone_section
+	else
+		REDIS_URL="" check_clone_section
+	fi
+	if ((QUICK)); then
+		section "release rehearsal skipped (--quick)"
+	else
+		section "release rehearsal: tools/release.sh in a clone, then go get from its tags"
+		check_release
+	fi
 }
 
 if ((PACKAGING)); then
