@@ -39,10 +39,12 @@ func (f *family[T]) driver(ctx context.Context) (conn.Driver, error) {
 	return conn.Resolve(ctx, f.cfg.driver)
 }
 
-// entry is one item to write, with its score (ignored by a List).
+// entry is one item to write, with its score (a List's position), and
+// its id when the caller knows it already (else the id function's).
 type entry[T any] struct {
 	item  T
 	score float64
+	id    string
 }
 
 // replaceChunk is how many items go into one ZADD and one HSET, and
@@ -57,29 +59,37 @@ const (
 // replace builds a new version under fresh keys, pipelined, then switches
 // the pointer to it in one script.
 func (f *family[T]) replace(ctx context.Context, entries []entry[T], ttl time.Duration) error {
+	_, err := f.replacePointer(ctx, entries, ttl)
+	return err
+}
+
+// replacePointer is replace, returning the new pointer.
+func (f *family[T]) replacePointer(ctx context.Context, entries []entry[T], ttl time.Duration) (string, error) {
 	ms, err := conn.Milliseconds(ttl)
 	if err != nil {
-		return fmt.Errorf("redcache/paginate: %w", err)
+		return "", fmt.Errorf("redcache/paginate: %w", err)
 	}
 	ids := make([]string, len(entries))
 	vals := make([]string, len(entries))
 	seen := make(map[string]struct{}, len(entries))
 	for i, e := range entries {
 		if math.IsNaN(e.score) || math.IsInf(e.score, 0) {
-			return badArg("item %d: score %v (NaN and infinities are refused)", i, e.score)
+			return "", badArg("item %d: score %v (NaN and infinities are refused)", i, e.score)
 		}
-		ids[i] = f.id(e.item)
+		if ids[i] = e.id; f.id != nil {
+			ids[i] = f.id(e.item)
+		}
 		if _, dup := seen[ids[i]]; dup {
-			return badArg("item %d: id %q given twice", i, ids[i])
+			return "", badArg("item %d: id %q given twice", i, ids[i])
 		}
 		seen[ids[i]] = struct{}{}
 		if vals[i], err = f.items.encode(e.item); err != nil {
-			return err
+			return "", err
 		}
 	}
 	d, err := f.driver(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	ptr := newPointer()
 	vk := f.keys.version(ptr[:16])
@@ -117,19 +127,22 @@ func (f *family[T]) replace(ctx context.Context, entries []entry[T], ttl time.Du
 		if size >= replaceBatch {
 			if err := flush(); err != nil {
 				_, _ = d.Del(context.WithoutCancel(ctx), z, h)
-				return fmt.Errorf("%w: %w", ErrIncomplete, err)
+				return "", fmt.Errorf("%w: %w", ErrIncomplete, err)
 			}
 		}
 	}
 	if err := flush(); err != nil {
 		_, _ = d.Del(context.WithoutCancel(ctx), z, h)
-		return fmt.Errorf("%w: %w", ErrIncomplete, err)
+		return "", fmt.Errorf("%w: %w", ErrIncomplete, err)
 	}
 	_, err = d.Eval(ctx, switchScript, []string{f.keys.ptr}, f.keys.base, ptr, ms, len(entries))
 	if conn.IsReplyError(err, "PAGINATEINCOMPLETE") {
-		return fmt.Errorf("%w: %w", ErrIncomplete, err)
+		return "", fmt.Errorf("%w: %w", ErrIncomplete, err)
 	}
-	return err
+	if err != nil {
+		return "", err
+	}
+	return ptr, nil
 }
 
 // formatScore formats a score as Redis reads it back, exactly.

@@ -5,7 +5,7 @@ go 1.24
 require (
 	github.com/redcache/redcache/codec v0.1.0
 	github.com/redcache/redcache/conn v0.1.0
-	github.com/redcache/redcache/core v0.0.0
+	github.com/redcache/redcache/core v0.1.0
 )
 
 replace (

@@ -15,10 +15,10 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/redcache/redcache/codec v0.1.0
 	github.com/redcache/redcache/conn v0.1.0
-	github.com/redcache/redcache/conn/goredis v0.0.0
-	github.com/redcache/redcache/conn/radix v0.0.0
-	github.com/redcache/redcache/core v0.0.0
-	github.com/redcache/redcache/paginate v0.0.0
+	github.com/redcache/redcache/conn/goredis v0.1.0
+	github.com/redcache/redcache/conn/radix v0.1.0
+	github.com/redcache/redcache/core v0.1.0
+	github.com/redcache/redcache/paginate v0.1.0
 )
 
 require (
