@@ -59,10 +59,10 @@
 // # Options
 //
 // An [Option] is a function, as in the radix driver; nil options are
-// ignored. [WithOwnedClient] and [WithTLSConfig] (a private certificate
-// authority for rediss:// URLs) have the same names and meaning in both
-// drivers; [WithSubscriptionCheck] tunes how a half-open subscription is
-// found.
+// ignored. [WithOwnedClient], [WithTLSConfig] (a private certificate
+// authority for rediss:// URLs) and [WithSubscriptionCheck] (how a
+// half-open subscription is found) have the same names and arguments in
+// both drivers.
 //
 // # Errors
 //

@@ -70,7 +70,8 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // [DefaultSubscriptionInterval] and [DefaultSubscriptionTimeout]; an
 // interval of 0 or less turns the check off, leaving only a connection
 // the operating system reports broken to end a subscription. A timeout of
-// 0 or less means the default.
+// 0 or less means the default. The radix driver's option of the same name
+// takes the same arguments (it pings only after interval of silence).
 func WithSubscriptionCheck(interval, timeout time.Duration) Option {
 	return func(c *config) {
 		c.subInterval = interval

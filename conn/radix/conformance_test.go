@@ -122,7 +122,7 @@ const subscriptionPing = 200 * time.Millisecond
 func TestFaults(t *testing.T) {
 	conntest.RunFaults(t, conntest.FaultConfig{
 		Open: func(t *testing.T, addr string) conn.Driver {
-			return openT(t, "redis://"+addr, radix.WithSubscriptionPing(subscriptionPing))
+			return openT(t, "redis://"+addr, radix.WithSubscriptionCheck(subscriptionPing, subscriptionPing))
 		},
 		PoolSize:          4, // the default of WithPoolSize
 		SubscriptionCheck: 2 * subscriptionPing,

@@ -45,10 +45,11 @@
 // # Options
 //
 // An [Option] is a function, as in the go-redis driver; nil options are
-// ignored. [WithOwnedClient] and [WithTLSConfig] (a private certificate
-// authority for rediss:// URLs) have the same names and meaning in both
-// drivers; [WithPoolSize], [WithDialer], [WithWriteFlushInterval] and
-// [WithSubscriptionPing] are radix's own.
+// ignored. [WithOwnedClient], [WithTLSConfig] (a private certificate
+// authority for rediss:// URLs) and [WithSubscriptionCheck] (how a
+// half-open subscription is found) have the same names and arguments in
+// both drivers; [WithPoolSize], [WithDialer] and [WithWriteFlushInterval]
+// are radix's own.
 //
 // # Errors
 //
@@ -102,7 +103,7 @@
 //     call that could not reach its node, not only every 5 seconds;
 //   - a subscription whose connection breaks, or goes silent without
 //     breaking (a stopped server, a partition: found by a PING, see
-//     [WithSubscriptionPing]), ends with an error wrapping
+//     [WithSubscriptionCheck]), ends with an error wrapping
 //     [conn.ErrSubscriptionLost];
 //   - [Driver.Eval] sends EVALSHA and falls back to EVAL when the server
 //     answers NOSCRIPT;

@@ -86,7 +86,7 @@ import (
 // range; a server that cannot be reached returns the dial error.
 //
 // Options: [WithPoolSize], [WithDialer], [WithTLSConfig],
-// [WithWriteFlushInterval], [WithSubscriptionPing].
+// [WithWriteFlushInterval], [WithSubscriptionCheck].
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 	cfg := newConfig(opts)
 	if cfg.poolSize < 0 || cfg.poolSize > maxPoolSize {

@@ -18,22 +18,36 @@ type config struct {
 	dialer     rdx.Dialer
 	tls        *tls.Config
 	flushEvery time.Duration
-	subPing    time.Duration // 0: defaultSubPing; < 0: off
+	// subscription health: a PING after subInterval of silence, answered
+	// within subTimeout; 0 means the default, and subInterval < 0 turns
+	// the check off.
+	subInterval time.Duration
+	subTimeout  time.Duration
 }
 
-// defaultSubPing is how long a subscription waits in silence before it
-// checks its connection with a PING (see [WithSubscriptionPing]).
-const defaultSubPing = time.Second
+// The default subscription health check: a subscription silent for 1 s
+// sends a PING, and one with no answer 1 s later is reported lost, so a
+// half-open subscription is reported within about 2 s, for no PING at all
+// while messages flow.
+const (
+	DefaultSubscriptionInterval = time.Second
+	DefaultSubscriptionTimeout  = time.Second
+)
 
-// subPingEvery returns the subscription check interval, 0 when off.
-func (c config) subPingEvery() time.Duration {
+// subCheck returns the subscription check's interval (0 when off) and
+// timeout.
+func (c config) subCheck() (interval, timeout time.Duration) {
+	interval, timeout = c.subInterval, c.subTimeout
 	switch {
-	case c.subPing < 0:
-		return 0
-	case c.subPing == 0:
-		return defaultSubPing
+	case interval < 0:
+		interval = 0
+	case interval == 0:
+		interval = DefaultSubscriptionInterval
 	}
-	return c.subPing
+	if timeout <= 0 {
+		timeout = DefaultSubscriptionTimeout
+	}
+	return interval, timeout
 }
 
 func newConfig(opts []Option) config {
@@ -100,18 +114,27 @@ func WithWriteFlushInterval(d time.Duration) Option {
 	return func(c *config) { c.flushEvery = d }
 }
 
-// WithSubscriptionPing sets how a subscription finds out that its
+// WithSubscriptionCheck sets how a subscription finds out that its
 // connection is half open (a server that stopped, a network that drops
 // packets without a reset), which a pub/sub connection, waiting for
 // messages that may never come, would not notice by itself. While
-// [conn.Subscription.Receive] waits and nothing has arrived for d, it
-// sends a PING on the subscription's connection; when nothing (neither
-// the answer nor a message) arrives in the following d either, the
-// connection is closed and Receive returns an error wrapping
-// [conn.ErrSubscriptionLost]. A lost connection is thus reported within
-// about 2*d of going silent. The default is 1 s; 0 keeps it, and a
-// negative d turns the check off (Receive then waits on a silent
-// connection until its context ends).
-func WithSubscriptionPing(d time.Duration) Option {
-	return func(c *config) { c.subPing = d }
+// [conn.Subscription.Receive] waits and nothing has arrived for interval,
+// it sends a PING on the subscription's connection; when nothing (neither
+// the answer nor a message) arrives within timeout, the connection is
+// closed and Receive returns an error wrapping [conn.ErrSubscriptionLost].
+// A lost connection is thus reported within about interval + timeout of
+// going silent. The defaults are [DefaultSubscriptionInterval] and
+// [DefaultSubscriptionTimeout]; an interval of 0 or less turns the check
+// off (Receive then waits on a silent connection until its context ends,
+// or the operating system reports it broken), and a timeout of 0 or less
+// means the default. The go-redis driver's option of the same name takes
+// the same arguments (it pings every interval, traffic or not).
+func WithSubscriptionCheck(interval, timeout time.Duration) Option {
+	return func(c *config) {
+		c.subInterval = interval
+		if interval <= 0 {
+			c.subInterval = -1
+		}
+		c.subTimeout = timeout
+	}
 }

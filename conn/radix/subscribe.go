@@ -28,7 +28,7 @@ import (
 // caller subscribes again (messages published in between are lost, as
 // with any Redis pub/sub). A connection that goes silent without breaking
 // (half open) is found by a PING while Receive waits, and reported the
-// same way (see [WithSubscriptionPing]).
+// same way (see [WithSubscriptionCheck]).
 func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscription, error) {
 	if err := d.check(ctx); err != nil {
 		return nil, err
@@ -44,7 +44,8 @@ func (d *Driver) Subscribe(ctx context.Context, channels ...string) (conn.Subscr
 	if err != nil {
 		return nil, fmt.Errorf("redcache/radix: subscribe: dial %s: %w", addr, err)
 	}
-	s := &subscription{c: c, subs: d.subs, every: d.cfg.subPingEvery()}
+	every, wait := d.cfg.subCheck()
+	s := &subscription{c: c, subs: d.subs, every: every, wait: wait}
 	if err := s.subscribe(ctx, channels); err != nil {
 		_ = c.Close()
 		return nil, d.convert(err)
@@ -97,7 +98,8 @@ type subscription struct {
 	closed atomic.Bool
 	once   sync.Once
 
-	every time.Duration // silence before a PING, and the wait for it; 0: off
+	every time.Duration // silence before a PING; 0: off
+	wait  time.Duration // how long the PING may go unanswered
 
 	mu      sync.Mutex
 	pending []conn.Message // messages read while waiting for confirmations
@@ -126,7 +128,7 @@ func (s *subscription) subscribe(ctx context.Context, channels []string) error {
 }
 
 // Receive implements [conn.Subscription.Receive]. While it waits, a
-// silent connection is checked with a PING (see [WithSubscriptionPing]).
+// silent connection is checked with a PING (see [WithSubscriptionCheck]).
 func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 	for {
 		if s.closed.Load() {
@@ -146,17 +148,17 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 		}
 
 		// Wait for the next push, at most until the connection is due a
-		// check: every of silence, or every after the PING went out.
+		// check: every of silence, or wait after the PING went out.
 		rctx, cancel := ctx, context.CancelFunc(func() {})
 		var due time.Time
 		if s.every > 0 {
 			now := time.Now()
 			due = now.Add(s.every)
 			if !pingAt.IsZero() {
-				due = pingAt.Add(s.every)
+				due = pingAt.Add(s.wait)
 				// The answer may be waiting in the socket since the
 				// last Receive: give it a moment to be read.
-				if least := now.Add(min(s.every, 100*time.Millisecond)); due.Before(least) {
+				if least := now.Add(min(s.wait, 100*time.Millisecond)); due.Before(least) {
 					due = least
 				}
 			}
@@ -192,14 +194,14 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 }
 
 // ping checks a connection that has been silent: it sends a PING, or, when
-// the one sent at pingAt went unanswered for s.every, closes the
+// the one sent at pingAt went unanswered for s.wait, closes the
 // connection and reports it lost.
 func (s *subscription) ping(ctx context.Context, pingAt time.Time) error {
 	if !pingAt.IsZero() {
 		_ = s.c.Close()
-		return fmt.Errorf("%w: no answer to a PING in %v", conn.ErrSubscriptionLost, s.every)
+		return fmt.Errorf("%w: no answer to a PING in %v", conn.ErrSubscriptionLost, s.wait)
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.every)
+	wctx, cancel := context.WithTimeout(ctx, s.wait)
 	defer cancel()
 	a := &action{op: opArgs, args: []string{"PING"}}
 	w := watchStall(wctx, nil, func() { _ = s.c.Close() }) // a write that blocks

@@ -35,7 +35,7 @@ func TestSubscriptionHalfOpen(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			addr, stall := c.setup(t)
-			d := openT(t, "redis://"+addr, radix.WithSubscriptionPing(every))
+			d := openT(t, "redis://"+addr, radix.WithSubscriptionCheck(every, every))
 			ctx := ctxT(t)
 			ch := "radixtest:halfopen:" + c.name
 			sub, err := d.Subscribe(ctx, ch)
@@ -75,7 +75,7 @@ func TestSubscriptionHalfOpen(t *testing.T) {
 // while a PING is answered, and that messages still arrive.
 func TestSubscriptionQuietIsHealthy(t *testing.T) {
 	const every = 50 * time.Millisecond
-	d := openT(t, "redis://"+conntest.RedisAddr(t), radix.WithSubscriptionPing(every))
+	d := openT(t, "redis://"+conntest.RedisAddr(t), radix.WithSubscriptionCheck(every, every))
 	ctx := ctxT(t)
 	ch := "radixtest:quiet"
 	sub, err := d.Subscribe(ctx, ch)
