@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseURLSingle(t *testing.T) {
@@ -141,5 +143,31 @@ func TestOpenOwnsClient(t *testing.T) {
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Open does not connect, as documented side by side with the radix
+// driver's Open, which dials: a server nothing listens for is no error of
+// Open's, and the first call fails at once with the refusal, wrapped with
+// the driver's prefix.
+func TestOpenUnreachableIsLazy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := Open(ctx, "redis://127.0.0.1:1")
+	if err != nil {
+		t.Fatalf("Open of an unreachable server = %v, want a driver: Open does not connect", err)
+	}
+	defer d.Close()
+	callCtx, callCancel := context.WithTimeout(ctx, time.Second)
+	defer callCancel()
+	_, err = d.Get(callCtx, "k")
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("first call = %v, want an error wrapping ECONNREFUSED", err)
+	}
+	if !strings.HasPrefix(err.Error(), prefix) {
+		t.Errorf("first call = %q, want the prefix %q", err, prefix)
+	}
+	if callCtx.Err() != nil {
+		t.Errorf("the refusal took the call's whole deadline: %v", err)
 	}
 }

@@ -1,11 +1,14 @@
 package radix
 
 import (
+	"context"
 	"errors"
 	"net"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redcache/redcache/conn"
 )
@@ -207,4 +210,26 @@ func rawPassword(raw string) string {
 	}
 	_, pass, _ := strings.Cut(rest[:at], ":")
 	return pass
+}
+
+// Open dials, as documented side by side with the go-redis driver's Open,
+// which does not: a server nothing listens for is Open's error, the
+// refusal, wrapped with the driver's prefix.
+func TestOpenUnreachableDials(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, err := Open(ctx, "redis://127.0.0.1:1")
+	if err == nil {
+		d.Close()
+		t.Fatal("Open of an unreachable server succeeded, want the dial error")
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Open = %v, want an error wrapping ECONNREFUSED", err)
+	}
+	if !strings.HasPrefix(err.Error(), prefix) {
+		t.Errorf("Open = %q, want the prefix %q", err, prefix)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the refusal took Open's whole deadline: %v", err)
+	}
 }
