@@ -17,7 +17,7 @@ require (
 	github.com/redcache/redcache/conn/radix v0.1.0
 	github.com/redcache/redcache/core v0.1.0
 	github.com/redcache/redcache/docs v0.1.0
-	github.com/redcache/redcache/paginate v0.0.0
+	github.com/redcache/redcache/paginate v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	golang.org/x/term v0.40.0

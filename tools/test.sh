@@ -26,6 +26,8 @@
 #
 #   1. gofmt -l over the repository's Go files (must print nothing)
 #   2. packaging (also alone: --packaging):
+#      - sibling versions: every go.mod requires its sibling modules at one
+#        real version (never v0.0.0), as docs/releasing.md says
 #      - build lists: for each library module of go.work (all but docs,
 #        tools and */tests), a consumer module in the temp folder imports
 #        its packages and one driver (conn/goredis, then conn/radix) through
@@ -450,7 +452,7 @@ check_release() {
 		git -C "$rel/repo" rev-parse -q --verify "refs/tags/$t" >/dev/null ||
 			die "release rehearsal: tools/release.sh $next made no tag $t"
 		if git -C "$rel/repo" show "$t:$i/go.mod" | grep -E '^\s*(require )?github\.com/redcache/redcache/\S+ v' |
-			grep -v "=>" | grep -v " $next\$" >&2; then
+			grep -v "=>" | grep -Ev " $next( // indirect)?\$" >&2; then
 			die "release rehearsal: at tag $t, $i/go.mod requires a sibling at another version than $next (above)"
 		fi
 	done <<<"$mods"
@@ -479,8 +481,39 @@ check_release() {
 	log "go get core@$next and conn/goredis@$next resolve from the tags, with no other driver"
 }
 
+# check_sibling_versions: every go.mod of go.work requires its siblings at
+# one real version, the current release's (docs/releasing.md): never
+# v0.0.0, which a program that imports the module could not resolve.
+check_sibling_versions() {
+	local i path ver want="" where="" bad=""
+	workspace_modules
+	for ((i = 0; i < ${#WS_DIRS[@]}; i++)); do
+		while read -r path ver; do
+			[[ -n $path ]] || continue
+			if [[ -z $want && $ver != v0.0.0 ]]; then
+				want=$ver
+				where="${WS_DIRS[i]#"$ROOT"/}/go.mod requires $path $ver"
+			fi
+			if [[ $ver == v0.0.0 || $ver != "$want" ]]; then
+				bad+="  ${WS_DIRS[i]#"$ROOT"/}/go.mod: $path $ver"$'\n'
+			fi
+		done < <(cd "${WS_DIRS[i]}" && go mod edit -json | awk '
+			/^\t"Require": \[/ { in_req = 1; next }
+			in_req && /^\t\]/ { in_req = 0 }
+			in_req && /"Path": "github.com\/redcache\/redcache\// { gsub(/[",]/, "", $2); p = $2 }
+			in_req && /"Version":/ && p != "" { gsub(/[",]/, "", $2); print p, $2; p = "" }')
+	done
+	if [[ -n $bad ]]; then
+		printf '%s' "$bad" >&2
+		die "sibling versions: these requires differ from ${want:-a release version} ($where) or are v0.0.0; the modules require each other at the current release's version, with a replace line each (docs/releasing.md): go mod edit -require=PATH@$want"
+	fi
+	log "ok: every sibling require is at $want"
+}
+
 # run_packaging: the checks that the modules install as the README says.
 run_packaging() {
+	section "sibling versions"
+	check_sibling_versions
 	section "build lists: a program gets only the driver it imports"
 	check_build_lists
 	section "README.md: use it from a clone"
