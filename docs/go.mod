@@ -13,7 +13,7 @@ require (
 	github.com/redcache/redcache/conn/goredis v0.1.0
 	github.com/redcache/redcache/conn/radix v0.1.0
 	github.com/redcache/redcache/core v0.1.0
-	github.com/redcache/redcache/paginate v0.0.0
+	github.com/redcache/redcache/paginate v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	modernc.org/sqlite v1.38.0
 )
