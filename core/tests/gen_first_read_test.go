@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/core"
@@ -27,7 +28,10 @@ func TestColdGenerationIsReadOnce(t *testing.T) {
 			}
 			return nil
 		})
-		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)))
+		// A thousand callers under -race can take longer than the default
+		// 1s refresh, which would read the generation again on purpose.
+		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)),
+			core.WithGenerationRefresh(time.Minute))
 		t.Cleanup(func() { m.Close() })
 		var loads atomic.Int32
 		get := core.Memoize(m, "cold", func(_ context.Context, k int) (int, error) { loads.Add(1); return k, nil })
