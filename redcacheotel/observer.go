@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -81,6 +82,41 @@ type Observer struct {
 	loadDuration metric.Float64Histogram
 	redisErrors  metric.Int64Counter
 	breaker      metric.Int64Gauge
+
+	funcs sync.Map // function name -> *function
+}
+
+// function is what the Observer computes once per memoized function, so
+// that a call allocates only for its spans.
+type function struct {
+	getName, loadName string
+	spanOpt           trace.SpanStartEventOption // the function's span attributes
+	redisOpt          trace.SpanStartEventOption // and db.system.name
+	outcomes          [outcomeCount]metric.MeasurementOption
+	loaded            metric.MeasurementOption // a load that returned no error
+}
+
+// outcomeCount bounds core.Outcome's values, for the per-outcome options.
+const outcomeCount = 16
+
+func (o *Observer) function(name string) *function {
+	if f, ok := o.funcs.Load(name); ok {
+		return f.(*function)
+	}
+	fa := FunctionKey.String(name)
+	f := &function{
+		getName:  "redcache.get " + name,
+		loadName: "redcache.load " + name,
+		spanOpt:  trace.WithAttributes(append(append([]attribute.KeyValue(nil), o.attrs...), fa)...),
+		redisOpt: trace.WithAttributes(append(append([]attribute.KeyValue(nil), o.redisAttrs...), fa)...),
+		loaded:   metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue(nil), o.attrs...), fa)...)),
+	}
+	for i := range f.outcomes {
+		f.outcomes[i] = metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue(nil), o.attrs...),
+			fa, OutcomeKey.String(core.Outcome(i).String()))...))
+	}
+	v, _ := o.funcs.LoadOrStore(name, f)
+	return v.(*function)
 }
 
 var _ core.Observer = (*Observer)(nil)
@@ -128,8 +164,9 @@ type getStart struct{}
 
 // GetStart starts the Get's span.
 func (o *Observer) GetStart(ctx context.Context, call core.Call) context.Context {
-	ctx, _ = o.tracer.Start(ctx, "redcache.get "+call.Name,
-		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(o.spanAttrs(o.attrs, call)...))
+	f := o.function(call.Name)
+	ctx, span := o.tracer.Start(ctx, f.getName, trace.WithSpanKind(trace.SpanKindInternal), f.spanOpt)
+	o.keyAttr(span, call)
 	return context.WithValue(ctx, getStart{}, time.Now())
 }
 
@@ -141,7 +178,7 @@ func (o *Observer) GetEnd(ctx context.Context, call core.Call, outcome core.Outc
 		recordError(span, err)
 	}
 	span.End()
-	attrs := metric.WithAttributes(o.metricAttrs(call, OutcomeKey.String(outcome.String()))...)
+	attrs := o.outcomeOption(call.Name, outcome)
 	o.gets.Add(ctx, 1, attrs)
 	if start, ok := ctx.Value(getStart{}).(time.Time); ok {
 		o.getDuration.Record(ctx, time.Since(start).Seconds(), attrs)
@@ -150,21 +187,21 @@ func (o *Observer) GetEnd(ctx context.Context, call core.Call, outcome core.Outc
 
 // LoadStart starts the loader's span, a child of the Get's.
 func (o *Observer) LoadStart(ctx context.Context, call core.Call) context.Context {
-	ctx, _ = o.tracer.Start(ctx, "redcache.load "+call.Name,
-		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(o.spanAttrs(o.attrs, call)...))
+	f := o.function(call.Name)
+	ctx, span := o.tracer.Start(ctx, f.loadName, trace.WithSpanKind(trace.SpanKindInternal), f.spanOpt)
+	o.keyAttr(span, call)
 	return ctx
 }
 
 // LoadEnd ends the loader's span, and counts the load and its duration.
 func (o *Observer) LoadEnd(ctx context.Context, call core.Call, elapsed time.Duration, err error) {
 	span := trace.SpanFromContext(ctx)
-	var extra []attribute.KeyValue
+	attrs := o.function(call.Name).loaded
 	if err != nil {
 		recordError(span, err)
-		extra = append(extra, semconv.ErrorTypeKey.String(errorType(err)))
+		attrs = metric.WithAttributes(o.metricAttrs(call, semconv.ErrorTypeKey.String(errorType(err)))...)
 	}
 	span.End()
-	attrs := metric.WithAttributes(o.metricAttrs(call, extra...)...)
 	o.loads.Add(ctx, 1, attrs)
 	o.loadDuration.Record(ctx, elapsed.Seconds(), attrs)
 }
@@ -172,9 +209,9 @@ func (o *Observer) LoadEnd(ctx context.Context, call core.Call, elapsed time.Dur
 // RedisStart starts the span of a Redis step, a client span that is a
 // child of the Get's (or of the explicit operation's caller).
 func (o *Observer) RedisStart(ctx context.Context, call core.Call, op core.Op) context.Context {
-	attrs := append(o.spanAttrs(o.redisAttrs, call), semconv.DBOperationName(string(op)))
-	ctx, _ = o.tracer.Start(ctx, "redcache.redis "+string(op),
-		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	ctx, span := o.tracer.Start(ctx, redisSpanName(op), trace.WithSpanKind(trace.SpanKindClient),
+		o.function(call.Name).redisOpt, trace.WithAttributes(semconv.DBOperationName(string(op))))
+	o.keyAttr(span, call)
 	return ctx
 }
 
@@ -219,15 +256,35 @@ func driverName(d conn.Driver) string {
 	return fmt.Sprintf("%T", d)
 }
 
-// spanAttrs are base, the function and, with WithKeys, the key.
-func (o *Observer) spanAttrs(base []attribute.KeyValue, call core.Call) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, len(base)+3)
-	attrs = append(attrs, base...)
-	attrs = append(attrs, FunctionKey.String(call.Name))
-	if o.keys && call.Key != "" {
-		attrs = append(attrs, KeyKey.String(call.Key))
+// keyAttr puts the key on span, with WithKeys.
+func (o *Observer) keyAttr(span trace.Span, call core.Call) {
+	if o.keys && call.Key != "" && span.IsRecording() {
+		span.SetAttributes(KeyKey.String(call.Key))
 	}
-	return attrs
+}
+
+// outcomeOption is the measurement option of a Get of name with outcome.
+func (o *Observer) outcomeOption(name string, outcome core.Outcome) metric.MeasurementOption {
+	if int(outcome) < outcomeCount {
+		return o.function(name).outcomes[outcome]
+	}
+	return metric.WithAttributes(o.metricAttrs(core.Call{Name: name}, OutcomeKey.String(outcome.String()))...)
+}
+
+// redisSpanName is "redcache.redis <op>", without an allocation for
+// core's steps.
+func redisSpanName(op core.Op) string {
+	switch op {
+	case core.OpLoad:
+		return "redcache.redis load"
+	case core.OpSave:
+		return "redcache.redis save"
+	case core.OpDelete:
+		return "redcache.redis delete"
+	case core.OpGeneration:
+		return "redcache.redis generation"
+	}
+	return "redcache.redis " + string(op)
 }
 
 // metricAttrs are the configured attributes, the function and extra;

@@ -21,6 +21,12 @@ import (
 
 const fn = "otel.square"
 
+// testTimeout bounds the Redis calls of the tests that count hits and
+// misses: a cold cluster client under -race on a busy machine can take
+// longer than the 100ms default, and a lookup that timed out is a
+// different outcome.
+const testTimeout = 5 * time.Second
+
 func square(_ context.Context, n int) (int, error) {
 	if n < 0 {
 		return 0, errors.New("negative")
@@ -52,7 +58,7 @@ func childNames(h *harness, parent sdktrace.ReadOnlySpan) map[string]int {
 func TestTraces(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
 		h := newHarness(t, redcacheotel.WithKeys(true))
-		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs))
+		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs), core.WithTimeout(testTimeout))
 		t.Cleanup(func() { _ = m.Close() })
 		f := core.Memoize(m, fn, square, core.WithTTL(time.Minute))
 
@@ -117,7 +123,7 @@ func TestTraces(t *testing.T) {
 func TestStaleTrace(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
 		h := newHarness(t)
-		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs))
+		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs), core.WithTimeout(testTimeout))
 		t.Cleanup(func() { _ = m.Close() })
 		f := core.Memoize(m, fn, square, core.WithTTL(100*time.Millisecond), core.WithStaleWhileRevalidate(time.Minute))
 		ctx := context.Background()
@@ -151,7 +157,7 @@ func TestStaleTrace(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
 		h := newHarness(t, redcacheotel.WithAttributes(attribute.String("service.name", "otel-test")))
-		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs))
+		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs), core.WithTimeout(testTimeout))
 		t.Cleanup(func() { _ = m.Close() })
 		f := core.Memoize(m, fn, square, core.WithTTL(time.Minute))
 		other := core.Memoize(m, "otel.other", square, core.WithTTL(time.Minute))
@@ -202,7 +208,7 @@ func TestMetrics(t *testing.T) {
 func TestNearHit(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
 		h := newHarness(t)
-		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs))
+		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithObserver(h.obs), core.WithTimeout(testTimeout))
 		t.Cleanup(func() { _ = m.Close() })
 		f := core.Memoize(m, fn, square, core.WithTTL(time.Minute), core.WithNearCache(100, time.Minute))
 		ctx := context.Background()
