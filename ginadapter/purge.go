@@ -1,0 +1,109 @@
+package ginadapter
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redcache/redcache/conn"
+)
+
+// Purges work by generation: every cached response's key holds the
+// generation of its route and of each prefix of its path ("/", "/a",
+// "/a/b", ... up to a depth of 8 segments), read from Redis with one
+// MGET before the lookup. A purge moves one of them on, so every entry
+// under it becomes unreachable at once, in every process, and expires by
+// its ttl. A generation is moved to the clock in milliseconds, or one past
+// its value when that is ahead, so that it never goes back even when its
+// key was lost.
+
+var bumpScript = conn.NewScript(`
+local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local t = tonumber(ARGV[1])
+if t <= v then t = v + 1 end
+redis.call('SET', KEYS[1], t)
+return t`)
+
+// genKeys returns the generation keys of a request: its route's, then
+// its path prefixes'.
+func (rc *ResponseCache) genKeys(route, path string) []string {
+	levels := pathLevels(path, rc.cfg.maxLevels)
+	keys := make([]string, 0, len(levels)+1)
+	keys = append(keys, rc.genBase+"route:"+route)
+	for _, l := range levels {
+		keys = append(keys, rc.genBase+"path:"+l)
+	}
+	return keys
+}
+
+// pathLevels returns "/" and every prefix of path that ends at a segment,
+// the deepest first cut at max segments.
+func pathLevels(path string, max int) []string {
+	out := []string{"/"}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	cur := ""
+	for i, s := range segs {
+		if s == "" || i >= max {
+			break
+		}
+		cur += "/" + s
+		out = append(out, cur)
+	}
+	return out
+}
+
+// generations reads the generations of a request, as one string for its
+// key.
+func (rc *ResponseCache) generations(ctx context.Context, d conn.Driver, route, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, rc.cfg.timeout)
+	defer cancel()
+	vals, err := d.MGet(ctx, rc.genKeys(route, path)...)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if v == nil {
+			b.WriteByte('0')
+		} else {
+			b.Write(v)
+		}
+	}
+	return b.String(), nil
+}
+
+// PurgeRoute makes every cached response of the route (the pattern a
+// handler was registered with, gin's c.FullPath(), such as
+// "/users/:id") unreachable, in every process that uses a cache of the
+// same name on the same Redis. It uses the driver of ctx (or WithDriver's,
+// or the connection stack's), so that a tenant purges its own Redis.
+func (rc *ResponseCache) PurgeRoute(ctx context.Context, route string) error {
+	return rc.bump(ctx, rc.genBase+"route:"+route)
+}
+
+// PurgePrefix makes every cached response whose path starts with prefix,
+// at a segment boundary, unreachable: "/users/42" purges "/users/42" and
+// "/users/42/posts" but not "/users/420". "/" purges every response of
+// the cache. A prefix deeper than 8 segments purges its 8-segment
+// ancestor. Like PurgeRoute, it reaches every process.
+func (rc *ResponseCache) PurgePrefix(ctx context.Context, prefix string) error {
+	levels := pathLevels(prefix, rc.cfg.maxLevels)
+	return rc.bump(ctx, rc.genBase+"path:"+levels[len(levels)-1])
+}
+
+func (rc *ResponseCache) bump(ctx context.Context, key string) error {
+	d, err := conn.Resolve(ctx, rc.cfg.driver)
+	if err != nil {
+		return fmt.Errorf("redcache/ginadapter: purge: %w", err)
+	}
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	if _, err := d.Eval(ctx, bumpScript, []string{key}, now); err != nil {
+		return fmt.Errorf("redcache/ginadapter: purge %s: %w", key, err)
+	}
+	return nil
+}
