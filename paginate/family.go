@@ -94,6 +94,13 @@ func (f *family[T]) replacePointer(ctx context.Context, entries []entry[T], ttl 
 	ptr := newPointer()
 	vk := f.keys.version(ptr[:16])
 	z, h := vk+":z", vk+":h"
+	// drop deletes the staging keys of a Replace that failed, even when
+	// ctx is what failed, within a bound of its own.
+	drop := func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_, _ = d.Del(dctx, z, h)
+	}
 	var cmds []*conn.Cmd
 	size := 0
 	flush := func() error {
@@ -126,13 +133,13 @@ func (f *family[T]) replacePointer(ctx context.Context, entries []entry[T], ttl 
 		}
 		if size >= replaceBatch {
 			if err := flush(); err != nil {
-				_, _ = d.Del(context.WithoutCancel(ctx), z, h)
+				drop()
 				return "", fmt.Errorf("%w: %w", ErrIncomplete, err)
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		_, _ = d.Del(context.WithoutCancel(ctx), z, h)
+		drop()
 		return "", fmt.Errorf("%w: %w", ErrIncomplete, err)
 	}
 	_, err = d.Eval(ctx, switchScript, []string{f.keys.ptr}, f.keys.base, ptr, ms, len(entries))
