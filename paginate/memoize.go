@@ -81,7 +81,9 @@ func WithCoreOptions(opts ...core.Option) MemoOption {
 // connection stack), so with a driver per request each tenant's lists
 // live in its own Redis. Give the Manager no fixed driver (core.WithDriver)
 // unless every call uses it: the items cannot follow a driver that only
-// core knows of.
+// core knows of. A Manager with a near cache (core.WithNearCache) keeps
+// the list a fill loaded in process memory, and serves pages from it, for
+// its near ttl.
 func Memoize[A, T any](m *core.Manager, name string, loader func(ctx context.Context, a A) ([]T, error), opts ...MemoOption) *Memo[A, T] {
 	cfg := memoConfig{codec: codec.Gob}
 	for _, o := range opts {
