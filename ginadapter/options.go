@@ -44,7 +44,8 @@ func defaults() config {
 // are stored (see core.Memoize, default "gin") and the namespace of its
 // purges. Two caches with the same name share their entries and purges,
 // in every process: give a process that only purges the name of the
-// cache it purges.
+// cache it purges. Like any memoized function, a cache is made once per
+// Manager and name: core refuses a second live one.
 func WithName(name string) Option { return func(c *config) { c.name = name } }
 
 // WithVary adds request headers to the key, as a Vary response header
