@@ -69,7 +69,7 @@ func newCursor(cfg config, k keys, kind byte, pointer string, score float64, mem
 // asked: its form, its kind and its list, and its signature when the
 // list has a configured key.
 func parseCursor(cfg config, k keys, kind byte, c Cursor) (cursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(string(c))
+	b, err := base64.RawURLEncoding.Strict().DecodeString(string(c))
 	if err != nil || len(b) < cursorHead+macSize || b[0] != kind {
 		return cursor{}, ErrBadCursor
 	}
