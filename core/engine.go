@@ -21,8 +21,12 @@ type engine[V any] struct {
 	codecID   byte
 	compress  bool
 
-	gens genStates     // per driver: generation and flights
-	near *nearCache[V] // nil without WithNearCache
+	gens genStates // per driver: generation and flights
+	tags []*tagRef // WithTags (tags.go)
+	// callTagged is set once a call gave tags of its own: a tag
+	// invalidation from another process then drops every near value.
+	callTagged atomic.Bool
+	near       *nearCache[V] // nil without WithNearCache
 	// stored holds, per slot of keys, when a load last stored a value:
 	// a flight leader looks at the cache again only if a load stored into
 	// its slot after its caller read the cache (see loadAndStore).
@@ -56,6 +60,7 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	}
 	e.base = []byte(e.cfg.prefix + ":" + name + ":")
 	e.genKey = generationKey(e.cfg.prefix, name)
+	e.tags = m.tagRefs(e.cfg.prefix, e.cfg.tags)
 	w := weakEngine[V]{weak.Make(e)}
 	m.register(e.cfg.prefix+":"+name, w)
 	if e.cfg.nearSize > 0 {

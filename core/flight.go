@@ -157,7 +157,7 @@ func (e *engine[V]) flightKey(key string, p *pending) string {
 	// out of a load that began before it.
 	gen := p.gen
 	if p.st != nil {
-		gen = max(gen, p.st.gen.Load()) // the lookup may not have read it
+		gen = max(gen, knownGeneration(p.d, p.st, p.tags)) // the lookup may not have read it
 	}
 	return key + "\x00u" + strconv.FormatUint(gen, 36)
 }

@@ -174,6 +174,12 @@ var errGenerationDown = errors.New("redcache: generation unreadable, retrying la
 // feeds the breaker of its node; once that is open, the function's calls
 // go to their loader without Redis.
 func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, now int64, force bool) (uint64, error) {
+	return e.generationAt(ctx, rctx, d, b, st, e.genKey, now, force)
+}
+
+// generationAt is [engine.generation] for the generation under genKey:
+// the function's, or one of its tags' (see tags.go).
+func (e *engine[V]) generationAt(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, genKey string, now int64, force bool) (uint64, error) {
 	seen := st.seen.Load()
 	if !force && seen > 1 && now-seen < int64(e.cfg.genRefresh) {
 		return st.gen.Load(), nil
@@ -206,7 +212,7 @@ func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *brea
 	}
 	// The generation key has a node of its own on a cluster: its reads feed
 	// that node's breaker, not the breaker of the key being read.
-	gb := e.m.breakerForKey(&e.cfg, d, e.genKey)
+	gb := e.m.breakerForKey(&e.cfg, d, genKey)
 	if b != nil && gb != b && !gb.allow(now) {
 		if seen != 0 {
 			st.seen.CompareAndSwap(now, 1)
@@ -214,8 +220,8 @@ func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *brea
 		}
 		return 0, errGenerationDown
 	}
-	sctx, step := e.redisStart(rctx, OpGeneration, e.genKey)
-	gen, err := e.readGeneration(ctx, sctx, d, gb, st)
+	sctx, step := e.redisStart(rctx, OpGeneration, genKey)
+	gen, err := e.readGenerationAt(ctx, sctx, d, gb, st, genKey)
 	step.end(err)
 	if err != nil {
 		if seen != 0 {
@@ -233,28 +239,34 @@ func (e *engine[V]) generation(ctx, rctx context.Context, d conn.Driver, b *brea
 // when it is missing. A value that is not a number is reported and read
 // as 0 (the next InvalidateAll replaces it).
 func (e *engine[V]) readGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState) (uint64, error) {
-	data, err := d.Get(rctx, e.genKey)
+	return e.readGenerationAt(ctx, rctx, d, b, st, e.genKey)
+}
+
+// readGenerationAt is [engine.readGeneration] for the generation under
+// genKey.
+func (e *engine[V]) readGenerationAt(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, genKey string) (uint64, error) {
+	data, err := d.Get(rctx, genKey)
 	if errors.Is(err, conn.ErrMiss) {
 		// Never start again from 0: entries written before the key was
 		// lost would be hits again.
 		clock := max(uint64(time.Now().UnixMicro()), st.gen.Load()+1)
 		var set bool
-		if set, err = d.SetNX(rctx, e.genKey, []byte(strconv.FormatUint(clock, 10)), 0); err == nil {
+		if set, err = d.SetNX(rctx, genKey, []byte(strconv.FormatUint(clock, 10)), 0); err == nil {
 			if set {
 				b.success()
 				return clock, nil
 			}
-			data, err = d.Get(rctx, e.genKey) // another process created it first
+			data, err = d.Get(rctx, genKey) // another process created it first
 		}
 	}
 	if err != nil {
-		e.m.redisResult(ctx, &e.cfg, d, b, OpGeneration, e.name, e.genKey, err)
-		return 0, &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}
+		e.m.redisResult(ctx, &e.cfg, d, b, OpGeneration, e.name, genKey, err)
+		return 0, &Error{Op: OpGeneration, Name: e.name, Key: genKey, Err: err}
 	}
 	b.success()
 	gen, perr := strconv.ParseUint(string(data), 10, 64)
 	if perr != nil {
-		e.m.report(ctx, &e.cfg, d, OpGeneration, e.name, e.genKey,
+		e.m.report(ctx, &e.cfg, d, OpGeneration, e.name, genKey,
 			fmt.Errorf("%w: generation %q is not a number", ErrCorruptEntry, data))
 		return 0, nil
 	}

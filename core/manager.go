@@ -24,6 +24,7 @@ type Manager struct {
 	stats     counters
 
 	near     *nearHub
+	tags     sync.Map   // tag generation key -> *tagRef (tags.go)
 	breaker  *breaker   // for the Manager's own fixed driver, on a single node
 	breakers breakerSet // per resolved driver, node and breaker settings
 

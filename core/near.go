@@ -334,6 +334,7 @@ func (m *Manager) lostMessages() {
 	for _, h := range all {
 		h.generationChanged()
 	}
+	m.tagsStale()
 }
 
 // errPingLost reports a subscription whose health check did not come
@@ -393,6 +394,8 @@ func (m *Manager) receive(ctx context.Context, d conn.Driver, sub conn.Subscript
 			for _, h := range m.holders(target) {
 				h.generationChanged()
 			}
+		case "t":
+			m.tagChanged(target)
 		}
 	}
 }

@@ -74,7 +74,8 @@ type config struct {
 	breakerFail int
 	breakerWait time.Duration
 	fenceWindow time.Duration
-	hooks       hooks // the observer and the function's counters (observe.go)
+	tags        []string // WithTags, normalized (tags.go)
+	hooks       hooks    // the observer and the function's counters (observe.go)
 }
 
 func defaultConfig() config {
@@ -327,7 +328,8 @@ type callConfig struct {
 	ttlSet  bool
 	skip    bool
 	refresh bool
-	since   int64 // when the call read the cache, unix nanoseconds (see engine.storedSince)
+	since   int64    // when the call read the cache, unix nanoseconds (see engine.storedSince)
+	tags    []string // Tags, as given (tags.go)
 }
 
 // TTL stores the value this call loads (or that Set writes) for ttl

@@ -31,11 +31,14 @@ const (
 // the loader (and store its result), or refresh a stale value in the
 // background.
 type pending struct {
-	cc  callConfig
-	d   conn.Driver
-	b   *breaker
-	st  *genState // the function's state on d: generation and flights
-	gen uint64
+	cc callConfig
+	d  conn.Driver
+	b  *breaker
+	st *genState // the function's state on d: generation and flights
+	// tags are the tags of the value (tags.go); gen is the sum of the
+	// function's generation and theirs.
+	tags []*tagRef
+	gen  uint64
 	// seen is what the lookup found under the key (nil: nothing), and
 	// obs when it looked: the store is fenced by them (see store).
 	seen       []byte
@@ -80,10 +83,10 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 		p.load, p.outcome = true, OutcomeBypass
 		return v, p, nil
 	}
-	p.d, p.st = d, e.gens.of(d)
+	p.d, p.st, p.tags = d, e.gens.of(d), e.tagsFor(&p.cc)
 	if e.near != nil {
 		if !p.cc.refresh && e.m.near.serves(d) {
-			if v, ok := e.near.get(key, p.st.gen.Load(), now); ok {
+			if v, ok := e.near.get(key, knownGeneration(d, p.st, p.tags), now); ok {
 				count(&e.m.stats.hits, &e.stats.hits)
 				count(&e.m.stats.near, &e.stats.near)
 				p.outcome = OutcomeNearHit
@@ -101,7 +104,7 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 	rctx, cancel := e.deadlines.bound(ctx, now)
 	defer cancel()
 	if p.cc.refresh {
-		gen, err := e.generation(ctx, rctx, d, p.b, p.st, now, false)
+		gen, err := e.fullGeneration(ctx, rctx, d, p.b, p.st, p.tags, now, false)
 		p.gen, p.load, p.store = gen, true, err == nil
 		p.outcome = OutcomeRefresh
 		return v, p, nil
@@ -193,7 +196,7 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 	if e.near != nil {
 		epoch = e.near.epoch(key) // before the read: see nearCache.put
 	}
-	gen, err := e.generation(ctx, rctx, p.d, p.b, p.st, now, false)
+	gen, err := e.fullGeneration(ctx, rctx, p.d, p.b, p.st, p.tags, now, false)
 	if err != nil {
 		return v, statusUnavailable, err
 	}
@@ -239,7 +242,7 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 		}
 		// Written in a newer generation than this process knows: another
 		// process invalidated. Learn the generation now.
-		if gen, err = e.generation(ctx, rctx, p.d, p.b, p.st, now, true); err != nil {
+		if gen, err = e.fullGeneration(ctx, rctx, p.d, p.b, p.st, p.tags, now, true); err != nil {
 			return v, statusUnavailable, err
 		}
 		p.gen = gen
@@ -300,7 +303,7 @@ func (e *engine[V]) peek(ctx context.Context, key string) (V, bool, error) {
 	if err != nil {
 		return zero, false, &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
 	}
-	p := pending{d: d, st: e.gens.of(d), b: e.m.breakerForKey(&e.cfg, d, key)}
+	p := pending{d: d, st: e.gens.of(d), tags: e.tags, b: e.m.breakerForKey(&e.cfg, d, key)}
 	if !p.b.allow(now) {
 		return zero, false, &Error{Op: OpLoad, Name: e.name, Key: key, Err: ErrCircuitOpen}
 	}

@@ -126,13 +126,11 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format
 	defer cancel()
 	if e.fenced() {
 		gctx, step := e.redisStart(wctx, OpGeneration, e.genKey)
-		gen, err := e.readGeneration(ctx, gctx, p.d, p.b, p.st)
+		gen, err := e.readGenerations(ctx, gctx, p.d, p.b, p.st, p.tags, now)
 		step.end(err)
 		if err != nil {
-			p.st.stale()
 			return false
 		}
-		p.st.adopt(gen, now)
 		if gen != ent.Generation {
 			count(&e.m.stats.fenced, &e.stats.fenced) // invalidated (or Redis restarted) during the load
 			return false
@@ -256,7 +254,7 @@ func (e *engine[V]) set(ctx context.Context, key string, v V, opts []CallOption)
 	st := e.gens.of(d)
 	bctx, cancel := e.deadlines.bound(ctx, now)
 	defer cancel()
-	gen, err := e.generation(ctx, bctx, d, nil, st, now, false)
+	gen, err := e.fullGeneration(ctx, bctx, d, nil, st, e.tagsFor(&cc), now, false)
 	if err != nil {
 		if errors.Is(err, errGenerationDown) {
 			err = &Error{Op: OpGeneration, Name: e.name, Key: e.genKey, Err: err}

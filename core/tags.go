@@ -1,0 +1,395 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redcache/redcache/conn"
+)
+
+// Tags. A tag names a group of values across functions ("table users",
+// "path /blog/"), so that one call makes them all unreachable. Each tag
+// has a generation of its own under the function's prefix, kept, read,
+// cached and bumped exactly as a function's generation is (generation.go):
+// created from the clock when missing, moved on by the bump script,
+// adopted only forward, re-read by one caller per refresh interval, and
+// announced on the invalidation channel when it moves.
+//
+// A value's generation is the sum of its function's generation and of
+// the generations of every tag it carries. Generations only move
+// forward, so a sum moves whenever one of its parts does: an entry
+// written before a tag was invalidated has a smaller sum than a reader
+// that knows the new tag generation, and reads as a miss, exactly as an
+// entry of an older function generation does. Nothing about tags is
+// written into the entry or the key: the entry's generation field holds
+// the sum, and the key does not change, so Invalidate and Set reach a
+// tagged value by its arguments alone. The sum is computed from the
+// cached generations, so a hit reads no tag key; the fence that keeps a
+// load from storing after an InvalidateAll (the generation read again
+// before the store) reads the tags' generations too, so a load in flight
+// when one of its tags is invalidated does not store its value.
+
+// tagRef is one tag under one prefix: its generation key, and what this
+// process knows of that generation on each Redis.
+type tagRef struct {
+	key  string
+	gens genStates
+}
+
+// tagKey is the generation key of tag under prefix:
+// "<prefix>::tag:<tag>". No function key starts with "<prefix>::" (a
+// function name is never empty), and braces in the tag are escaped as in
+// arguments, so that a tag never becomes a cluster hash tag: each tag's
+// generation lives on the slot its name hashes to.
+func tagKey(prefix, tag string) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len("::tag:") + len(tag))
+	b.WriteString(prefix)
+	b.WriteString("::tag:")
+	for i := 0; i < len(tag); i++ {
+		switch c := tag[i]; c {
+		case '{':
+			b.WriteString(`\(`)
+		case '}':
+			b.WriteString(`\)`)
+		case '\\':
+			b.WriteString(`\\`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// tagMessage announces on the invalidation channel that the generation
+// under a tag key moved on.
+func tagMessage(sender, key string) string { return "t " + sender + " " + key }
+
+// normalizeTags returns the tags sorted, without duplicates or empty
+// strings, in a new slice (nil when none is left).
+func normalizeTags(tags []string) []string {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// WithTags makes every value of the function carry tags (given to [New],
+// every value of every function of the Manager): [Manager.InvalidateTag]
+// with any of them makes the value unreachable. Tags add up: a function
+// carries its Manager's tags and its own, and a call's [Tags] add to
+// both. Empty strings are ignored.
+//
+// A tag costs a Redis key under the function's prefix, read once per
+// generation refresh interval ([WithGenerationRefresh]) by one call of
+// the process, and once more before a loaded value is stored; a hit
+// reads none.
+func WithTags(tags ...string) Option {
+	return option(func(c *config) {
+		c.tags = normalizeTags(append(slices.Clone(c.tags), tags...))
+	})
+}
+
+// Tags makes the value this call stores (or that Set writes) carry tags,
+// in addition to those of [WithTags]. A call reads with the same tags:
+// an entry whose tags were invalidated is a miss. Give a key the same
+// tags on every call: an entry written with other tags reads as a miss
+// (and is loaded again), never as another value.
+func Tags(tags ...string) CallOption {
+	return callOption(func(c *callConfig) { c.tags = append(c.tags, tags...) })
+}
+
+// tagRef returns the Manager's record of tag under prefix.
+func (m *Manager) tagRef(prefix, tag string) *tagRef {
+	key := tagKey(prefix, tag)
+	if r, ok := m.tags.Load(key); ok {
+		return r.(*tagRef)
+	}
+	r, _ := m.tags.LoadOrStore(key, &tagRef{key: key})
+	return r.(*tagRef)
+}
+
+func (m *Manager) tagRefs(prefix string, tags []string) []*tagRef {
+	if len(tags) == 0 {
+		return nil
+	}
+	refs := make([]*tagRef, len(tags))
+	for i, t := range tags {
+		refs[i] = m.tagRef(prefix, t)
+	}
+	return refs
+}
+
+// tagsFor returns the tags of a call: the function's, plus the call's own.
+func (e *engine[V]) tagsFor(cc *callConfig) []*tagRef {
+	if len(cc.tags) == 0 {
+		return e.tags
+	}
+	e.callTagged.Store(true)
+	return e.m.tagRefs(e.cfg.prefix, normalizeTags(append(slices.Clone(e.cfg.tags), cc.tags...)))
+}
+
+// knownGeneration is the generation of a value with tags on d as this
+// process knows it, without asking Redis.
+func knownGeneration(d conn.Driver, st *genState, tags []*tagRef) uint64 {
+	gen := st.gen.Load()
+	for _, t := range tags {
+		gen += t.gens.of(d).gen.Load()
+	}
+	return gen
+}
+
+// fullGeneration is [engine.generation] for a value with tags: the sum of
+// the function's generation and of its tags', each read, cached and
+// failing open as the function's is. A tag generation never read that
+// cannot be read fails the call's lookup, which then loads without
+// storing.
+func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags []*tagRef, now int64, force bool) (uint64, error) {
+	gen, err := e.generation(ctx, rctx, d, b, st, now, force)
+	if err != nil || len(tags) == 0 {
+		return gen, err
+	}
+	for _, t := range tags {
+		tg, err := e.generationAt(ctx, rctx, d, b, t.gens.of(d), t.key, now, force)
+		if err != nil {
+			return 0, err
+		}
+		gen += tg
+	}
+	return gen, nil
+}
+
+// readGenerations reads the generation of a value with tags from Redis,
+// not from what this process knows, adopting each part: the check before
+// a store. The function's and the tags' generation keys are read in one
+// pipeline (one round trip per node on a cluster, where each key lives on
+// the slot its name hashes to); a missing one is created from the clock.
+func (e *engine[V]) readGenerations(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags []*tagRef, now int64) (uint64, error) {
+	if len(tags) == 0 {
+		gen, err := e.readGeneration(ctx, rctx, d, b, st)
+		if err != nil {
+			st.stale()
+			return 0, err
+		}
+		st.adopt(gen, now)
+		return gen, nil
+	}
+	keys := make([]string, 0, len(tags)+1)
+	states := make([]*genState, 0, len(tags)+1)
+	keys, states = append(keys, e.genKey), append(states, st)
+	for _, t := range tags {
+		keys, states = append(keys, t.key), append(states, t.gens.of(d))
+	}
+	cmds := make([]*conn.Cmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = conn.NewCmd("GET", k)
+	}
+	fail := func(key string, err error) (uint64, error) {
+		for _, s := range states {
+			s.stale()
+		}
+		e.m.redisResult(ctx, &e.cfg, d, b, OpGeneration, e.name, key, err)
+		return 0, &Error{Op: OpGeneration, Name: e.name, Key: key, Err: err}
+	}
+	if err := d.Pipeline(rctx, cmds...); err != nil {
+		return fail(e.genKey, err)
+	}
+	var sum uint64
+	for i, c := range cmds {
+		var gen uint64
+		switch {
+		case errors.Is(c.Err, conn.ErrMiss) || (c.Err == nil && c.Reply == nil):
+			var err error
+			if gen, err = e.readGenerationAt(ctx, rctx, d, b, states[i], keys[i]); err != nil {
+				for _, s := range states {
+					s.stale()
+				}
+				return 0, err
+			}
+		case c.Err != nil:
+			return fail(keys[i], c.Err)
+		default:
+			var perr error
+			switch r := c.Reply.(type) {
+			case string:
+				gen, perr = strconv.ParseUint(r, 10, 64)
+			case []byte:
+				gen, perr = strconv.ParseUint(string(r), 10, 64)
+			default:
+				perr = fmt.Errorf("a %T", r)
+			}
+			if perr != nil {
+				// As readGeneration: reported, read as 0, replaced by the
+				// next bump.
+				e.m.report(ctx, &e.cfg, d, OpGeneration, e.name, keys[i],
+					fmt.Errorf("%w: generation %v is not a number", ErrCorruptEntry, c.Reply))
+				gen = 0
+			}
+		}
+		states[i].adopt(gen, now)
+		sum += gen
+	}
+	b.success()
+	return sum, nil
+}
+
+// InvalidateTag makes every value that carries any of tags unreachable,
+// in every function of the Manager's prefix, at once: each tag's
+// generation is moved on, one O(1) command per tag, safe on a cluster;
+// no entry is listed, scanned or deleted. Values written before read as
+// misses and are loaded again; a load that was in flight does not store
+// its value. Empty tags are ignored.
+//
+// The calling process sees it at once. Other processes see it at once
+// for their near caches and cached tag generations when they keep a
+// near cache (the invalidation channel carries it), and otherwise within
+// their generation refresh interval ([WithGenerationRefresh]), as for
+// [Manager.InvalidateAll].
+//
+// Like InvalidateAll, it also reaches the live functions memoized with
+// this Manager under a prefix or a driver of their own. The error joins
+// those of every tag generation that could not be moved on.
+func (m *Manager) InvalidateTag(ctx context.Context, tags ...string) error {
+	tags = normalizeTags(tags)
+	if len(tags) == 0 {
+		return nil
+	}
+	type target struct {
+		prefix string
+		d      conn.Driver
+	}
+	seen := map[target]bool{}
+	var cfgs []*config
+	add := func(c *config) {
+		if c.driver != nil && !reflect.TypeOf(c.driver).Comparable() {
+			cfgs = append(cfgs, c)
+			return
+		}
+		if t := (target{c.prefix, c.driver}); !seen[t] {
+			seen[t] = true
+			cfgs = append(cfgs, c)
+		}
+	}
+	add(&m.cfg)
+	m.mu.Lock()
+	for name, fs := range m.funcs {
+		live := liveFuncs(fs)
+		m.funcs[name] = live
+		for _, f := range live {
+			add(f.cfg)
+		}
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, c := range cfgs {
+		for _, tag := range tags {
+			if err := m.bumpTag(ctx, c, tag); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// bumpTag moves tag's generation on under cfg's prefix and driver, adopts
+// it in this process and announces it.
+func (m *Manager) bumpTag(ctx context.Context, cfg *config, tag string) error {
+	d, err := conn.Resolve(ctx, cfg.driver)
+	if err != nil {
+		return &Error{Op: OpResolve, Err: err}
+	}
+	ref := m.tagRef(cfg.prefix, tag)
+	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
+	defer cancel()
+	bctx, step := startRedis(bctx, cfg, OpGeneration, "", ref.key)
+	n, err := bumpGenerationKey(bctx, d, ref.key)
+	step.end(err)
+	if err != nil {
+		return &Error{Op: OpGeneration, Key: ref.key, Err: err}
+	}
+	ref.gens.of(d).adopt(n, time.Now().UnixNano())
+	m.publish(ctx, cfg, d, tagMessage(m.near.id, ref.key))
+	return nil
+}
+
+// tagChanged is told by the subscription that another process moved the
+// generation under a tag key on: re-read it on the next call, and drop
+// the near values that may carry it at once.
+func (m *Manager) tagChanged(key string) {
+	if r, ok := m.tags.Load(key); ok {
+		r.(*tagRef).gens.each((*genState).stale)
+	}
+	m.near.each(func(c invalidator) {
+		if t, ok := c.(interface{ dropTagged(key string) }); ok {
+			t.dropTagged(key)
+		}
+	})
+}
+
+// tagsStale makes every tag generation be re-read: messages may have
+// been lost.
+func (m *Manager) tagsStale() {
+	m.tags.Range(func(_, r any) bool {
+		r.(*tagRef).gens.each((*genState).stale)
+		return true
+	})
+}
+
+func (w weakEngine[V]) dropTagged(key string) {
+	if e := w.p.Value(); e != nil {
+		e.dropTagged(key)
+	}
+}
+
+// dropTagged drops the near values that may carry the tag under key:
+// all of them when a call gave tags of its own, else when the function's
+// tags include it.
+func (e *engine[V]) dropTagged(key string) {
+	if e.near == nil {
+		return
+	}
+	if e.callTagged.Load() {
+		e.near.clear()
+		return
+	}
+	for _, t := range e.tags {
+		if t.key == key {
+			e.near.clear()
+			return
+		}
+	}
+}
+
+// InvalidateTag makes every value carrying any of tags unreachable; see
+// [Manager.InvalidateTag], which it calls on the function's Manager.
+func (c *Memo[A, V]) InvalidateTag(ctx context.Context, tags ...string) error {
+	return c.e.m.InvalidateTag(ctx, tags...)
+}
+
+// InvalidateTag makes every value carrying any of tags unreachable; see
+// [Manager.InvalidateTag], which it calls on the function's Manager.
+func (c *Memo0[V]) InvalidateTag(ctx context.Context, tags ...string) error {
+	return c.e.m.InvalidateTag(ctx, tags...)
+}
+
+// InvalidateTag makes every value carrying any of tags unreachable; see
+// [Manager.InvalidateTag], which it calls on the function's Manager.
+func (c *Memo2[A, B, V]) InvalidateTag(ctx context.Context, tags ...string) error {
+	return c.e.m.InvalidateTag(ctx, tags...)
+}
