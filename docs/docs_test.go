@@ -303,7 +303,7 @@ func TestCodeBlocks(t *testing.T) {
 		{file: "a.md", line: 10, lang: "go", text: "```"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("codeBlocks:\ngot  %q\nwant %q", got, want)
+		t.Fatalf("codeBlocks:\ngot  %+v\nwant %+v", got, want)
 	}
 }
 
