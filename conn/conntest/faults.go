@@ -37,6 +37,11 @@ type FaultConfig struct {
 	// and no false alarm on an idle, healthy subscription for twice this.
 	// It must be set: every driver is to detect a half-open subscription.
 	SubscriptionCheck time.Duration
+
+	// Prefix, when set, is the driver's error prefix (see [Errors]): the
+	// refusal and the lost subscription the cases provoke must start with
+	// it, as every error the driver makes does.
+	Prefix string
 }
 
 // The bounds of the fault cases. They are correctness bounds (a call ends
@@ -325,6 +330,8 @@ func (f *faults) testRefused(t *testing.T) {
 	}
 	if last := outs[n-1].err; !errors.Is(last, syscall.ECONNREFUSED) {
 		t.Errorf("Get on a refused port, once the dead connections are gone = %v, want an error wrapping syscall.ECONNREFUSED", last)
+	} else if p := f.cfg.Prefix; p != "" && !strings.HasPrefix(last.Error(), p) {
+		t.Errorf("Get on a refused port = %q, want it to start with %q", last, p)
 	}
 }
 
@@ -453,6 +460,9 @@ func (f *faults) testSubscriptionHealth(t *testing.T) {
 	took := time.Since(start)
 	if !errors.Is(err, conn.ErrSubscriptionLost) {
 		t.Fatalf("Receive on a stalled subscription = %v after %v, want an error wrapping ErrSubscriptionLost", err, took.Round(time.Millisecond))
+	}
+	if p := f.cfg.Prefix; p != "" && !strings.HasPrefix(err.Error(), p) {
+		t.Errorf("Receive on a stalled subscription = %q, want it to start with %q", err, p)
 	}
 	if limit := check + subscriptionMargin; took > limit {
 		t.Errorf("a stalled subscription was reported lost after %v, want within %v (SubscriptionCheck %v + %v)", took.Round(time.Millisecond), limit, check, subscriptionMargin)

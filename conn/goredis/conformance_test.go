@@ -113,5 +113,6 @@ func TestFaults(t *testing.T) {
 		},
 		PoolSize:          faultPoolSize,
 		SubscriptionCheck: interval + timeout,
+		Prefix:            "redcache/goredis: ",
 	})
 }

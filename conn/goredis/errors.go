@@ -1,6 +1,8 @@
 package goredis
 
 import (
+	"strings"
+
 	"github.com/redcache/redcache/conn"
 )
 
@@ -33,3 +35,24 @@ type wrapped struct {
 
 func (e *wrapped) Error() string { return e.msg }
 func (e *wrapped) Unwrap() error { return e.err }
+
+// lostError reports a subscription whose connection broke or went
+// silent: it wraps [conn.ErrSubscriptionLost] and its cause, and reads
+// "<prefix>subscription lost: <cause>", with the driver's prefix once.
+type lostError struct {
+	cause error // nil when there is nothing more to say
+}
+
+func (e *lostError) Error() string {
+	if e.cause == nil {
+		return prefix + "subscription lost"
+	}
+	return prefix + "subscription lost: " + strings.TrimPrefix(e.cause.Error(), prefix)
+}
+
+func (e *lostError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{conn.ErrSubscriptionLost}
+	}
+	return []error{conn.ErrSubscriptionLost, e.cause}
+}

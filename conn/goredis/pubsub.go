@@ -207,7 +207,7 @@ func (s *subscription) check(interval, timeout time.Duration) {
 			return
 		default:
 		}
-		f := fmt.Errorf("%w: the health check failed: %w", conn.ErrSubscriptionLost, err)
+		f := error(&lostError{cause: fmt.Errorf("the health check failed: %w", err)})
 		s.failure.Store(&f)
 		_ = s.ps.Close() // ends read's Receive, which reports f
 		return
@@ -260,7 +260,7 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 				if errors.Is(v, conn.ErrSubscriptionLost) {
 					s.lost = v
 				} else {
-					s.lost = fmt.Errorf("%w: %w", conn.ErrSubscriptionLost, convErr(context.Background(), v))
+					s.lost = &lostError{cause: convErr(context.Background(), v)}
 				}
 				s.mu.Unlock()
 				return conn.Message{}, s.lost

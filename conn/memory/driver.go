@@ -391,28 +391,6 @@ func (d *Driver) blockingPop(ctx context.Context, args []string) (any, error) {
 	}
 }
 
-// prefix starts every error this package makes.
-const prefix = "redcache/memory: "
-
-// errBadArg is the driver's bad argument: a [conn.ErrBadArg] with the
-// driver's prefix. [Driver.Do], [Driver.Pipeline] and [Driver.Eval] take
-// string, []byte, integer and float types (and types defined on them),
-// bool and time.Duration, as the network drivers do; a command without a
-// name, an argument of another type, a nil script or a Subscribe without
-// channels returns an error wrapping it, so errors.Is(err,
-// conn.ErrBadArg) holds, as with every driver.
-var errBadArg error = &wrapped{msg: prefix + "bad argument", err: conn.ErrBadArg}
-
-// wrapped is a sentinel error that wraps a more general one without
-// repeating its message.
-type wrapped struct {
-	msg string
-	err error
-}
-
-func (e *wrapped) Error() string { return e.msg }
-func (e *wrapped) Unwrap() error { return e.err }
-
 // commandArgs is stringArgs for a whole command, which needs a name.
 func commandArgs(args []any) ([]string, error) {
 	if len(args) == 0 {

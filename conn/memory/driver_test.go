@@ -564,6 +564,8 @@ func TestLoseSubscriptions(t *testing.T) {
 	}
 	if _, err := sub.Receive(ctx); !errors.Is(err, conn.ErrSubscriptionLost) {
 		t.Fatalf("Receive after LoseSubscriptions = %v, want ErrSubscriptionLost", err)
+	} else if err.Error() != "redcache/memory: subscription lost" {
+		t.Errorf("Receive after LoseSubscriptions = %q, want %q", err, "redcache/memory: subscription lost")
 	}
 	if n := do(t, d, "PUBLISH", "ch", "after"); n != int64(0) {
 		t.Fatalf("PUBLISH after the loss reached %v subscribers, want 0", n)

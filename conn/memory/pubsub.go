@@ -111,7 +111,7 @@ func (sub *subscription) Receive(ctx context.Context) (conn.Message, error) {
 		case sub.lost:
 			sub.mu.Unlock()
 			sub.poke()
-			return conn.Message{}, fmt.Errorf(prefix+"%w", conn.ErrSubscriptionLost)
+			return conn.Message{}, &lostError{}
 		}
 		sub.mu.Unlock()
 		if err := ctx.Err(); err != nil {

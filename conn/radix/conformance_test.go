@@ -126,6 +126,7 @@ func TestFaults(t *testing.T) {
 		},
 		PoolSize:          4, // the default of WithPoolSize
 		SubscriptionCheck: 2 * subscriptionPing,
+		Prefix:            "redcache/radix: ",
 	})
 }
 

@@ -181,7 +181,7 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 			}
 			continue
 		case err != nil:
-			return conn.Message{}, fmt.Errorf("%w: %w", conn.ErrSubscriptionLost, convertErr(err, false))
+			return conn.Message{}, &lostError{cause: convertErr(err, false)}
 		}
 		s.mu.Lock()
 		s.pingAt = time.Time{} // the connection is alive
@@ -199,7 +199,7 @@ func (s *subscription) Receive(ctx context.Context) (conn.Message, error) {
 func (s *subscription) ping(ctx context.Context, pingAt time.Time) error {
 	if !pingAt.IsZero() {
 		_ = s.c.Close()
-		return fmt.Errorf("%w: no answer to a PING in %v", conn.ErrSubscriptionLost, s.wait)
+		return &lostError{cause: fmt.Errorf("no answer to a PING in %v", s.wait)}
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.wait)
 	defer cancel()
@@ -215,7 +215,7 @@ func (s *subscription) ping(ctx context.Context, pingAt time.Time) error {
 			return ctx.Err()
 		}
 		_ = s.c.Close()
-		return fmt.Errorf("%w: sending a PING: %w", conn.ErrSubscriptionLost, convertErr(err, false))
+		return &lostError{cause: fmt.Errorf("sending a PING: %w", convertErr(err, false))}
 	}
 	s.mu.Lock()
 	s.pingAt = time.Now()
