@@ -20,6 +20,10 @@ type family[T any] struct {
 	keys  keys
 	items itemCodec[T]
 	id    func(T) string
+	// resolve, when set, picks the driver of each call instead of
+	// cfg.driver: a memoized list's is its core function's (Memo.Driver),
+	// so that the list lives in the Redis its entry does.
+	resolve func(context.Context) (conn.Driver, error)
 }
 
 func newFamily[T any](name string, id func(T) string, opts []Option) (*family[T], error) {
@@ -36,6 +40,9 @@ func newFamily[T any](name string, id func(T) string, opts []Option) (*family[T]
 }
 
 func (f *family[T]) driver(ctx context.Context) (conn.Driver, error) {
+	if f.resolve != nil {
+		return f.resolve(ctx)
+	}
 	return conn.Resolve(ctx, f.cfg.driver)
 }
 

@@ -53,9 +53,10 @@ type memoConfig struct {
 // argument, so that neither outlives the other.
 func WithTTL(ttl time.Duration) MemoOption { return func(c *memoConfig) { c.ttl = ttl } }
 
-// WithItemCodec sets the codec of the list's items (codec.Gob by
-// default). Give it the Manager's codec when the Manager has another:
-// core does not tell its codec yet.
+// WithItemCodec sets the codec of the list's items. The default is the
+// codec of the core function that guards the fills (core.Memo.Codec: its
+// WithCodec, else its Manager's, else codec.Gob), so that a Manager's
+// codec holds for its lists too.
 func WithItemCodec(cd codec.Codec) MemoOption {
 	return func(c *memoConfig) {
 		if cd != nil {
@@ -77,15 +78,14 @@ func WithCoreOptions(opts ...core.Option) MemoOption {
 // guard the fills; name is the function's name in m, as for
 // core.Memoize.
 //
-// Lists live in the Redis that each call resolves (conn.With, else the
-// connection stack), so with a driver per request each tenant's lists
-// live in its own Redis. Give the Manager no fixed driver (core.WithDriver)
-// unless every call uses it: the items cannot follow a driver that only
-// core knows of. A Manager with a near cache (core.WithNearCache) keeps
+// Lists live in the Redis that core's entry for the argument does
+// (core.Memo.Driver: a fixed core.WithDriver, else the call's context
+// (conn.With), else the connection stack), so with a driver per request
+// each tenant's lists live in its own Redis. A Manager with a near cache (core.WithNearCache) keeps
 // the list a fill loaded in process memory, and serves pages from it, for
 // its near ttl.
 func Memoize[A, T any](m *core.Manager, name string, loader func(ctx context.Context, a A) ([]T, error), opts ...MemoOption) *Memo[A, T] {
-	cfg := memoConfig{codec: codec.Gob}
+	var cfg memoConfig
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -112,6 +112,9 @@ func Memoize[A, T any](m *core.Manager, name string, loader func(ctx context.Con
 		return mk, nil
 	}
 	mo.marker = core.Memoize(m, name, fill, append([]core.Option{core.WithTTL(cfg.ttl)}, cfg.core...)...)
+	if mo.cfg.codec == nil {
+		mo.cfg.codec = mo.marker.Codec()
+	}
 	return mo
 }
 
@@ -125,7 +128,8 @@ func (mo *Memo[A, T]) family(a A) (*family[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &family[T]{cfg: config{codec: mo.cfg.codec}, keys: k, items: newItemCodec[T](mo.cfg.codec, k.id)}, nil
+	return &family[T]{cfg: config{codec: mo.cfg.codec}, keys: k, items: newItemCodec[T](mo.cfg.codec, k.id),
+		resolve: mo.marker.Driver}, nil
 }
 
 // Get returns page number (from 1) of size items of a's list. On a miss
