@@ -17,6 +17,7 @@ require (
 	github.com/redcache/redcache/conn/radix v0.1.0
 	github.com/redcache/redcache/core v0.1.0
 	github.com/redcache/redcache/docs v0.1.0
+	github.com/redcache/redcache/ginadapter v0.1.0
 	github.com/redcache/redcache/paginate v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
@@ -89,5 +90,6 @@ replace (
 	github.com/redcache/redcache/conn/radix => ../conn/radix
 	github.com/redcache/redcache/core => ../core
 	github.com/redcache/redcache/docs => ../docs
+	github.com/redcache/redcache/ginadapter => ../ginadapter
 	github.com/redcache/redcache/paginate => ../paginate
 )

@@ -171,6 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"SQL query", sqlQuery},
 		{"page fetch at depth", pageFetch},
 		{"HTTP route", httpRoute},
+		{"gin response cache", ginResponses},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
