@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -60,7 +61,10 @@ func NewCache(m *core.Manager, ttl time.Duration, opts ...Option) *ResponseCache
 		}
 	}
 	rc := &ResponseCache{cfg: cfg, ttl: ttl, genBase: "redcache:gin:" + cfg.name + ":gen:"}
-	memoOpts := append(slices.Clone(cfg.memoOpts), core.WithTTL(ttl), core.WithObserver(recorder{next: cfg.observer}))
+	// A stale-while-revalidate reload would run a request's handler in
+	// the background, after the request ended: it is turned off.
+	memoOpts := append(slices.Clone(cfg.memoOpts), core.WithTTL(ttl), core.WithStaleWhileRevalidate(0),
+		core.WithObserver(recorder{next: cfg.observer}))
 	rc.memo = core.Memoize(m, "gin."+cfg.name, func(ctx context.Context, _ string) (*response, error) {
 		// Each lookup brings its own loader: its request's handler.
 		if load, ok := ctx.Value(loaderKey{}).(func(context.Context) (*response, error)); ok {
@@ -161,7 +165,14 @@ func (rc *ResponseCache) lead(c *gin.Context, next func(*gin.Context), key strin
 	var w *capture
 	var ran bool // the handler ran (w is nil when it panicked)
 	var fresh *response
+	// The handler runs at most once, inside this Get: a load that core
+	// would start after it returned must not touch c, which gin reuses.
+	var claimed atomic.Bool
+	defer claimed.Store(true)
 	resp, err := rc.getWith(ctx, key, func(context.Context) (*response, error) {
+		if !claimed.CompareAndSwap(false, true) {
+			return nil, errUncacheable
+		}
 		ran = true
 		w = rc.capture(c, next)
 		fresh = rc.cacheable(c, w, hasUser)
