@@ -431,18 +431,20 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := radix.Open(ctx, "http://localhost"); !errors.Is(err, radix.ErrBadURL) || !errors.Is(err, conn.ErrBadURL) {
 		t.Fatalf("Open(http://) = %v, want ErrBadURL", err)
 	}
-	// Out of range options, in the URL or not, fail before any dial.
+	// Out of range options fail before any dial: in the URL as a bad URL,
+	// given to WithPoolSize as a bad argument.
 	for _, c := range []struct {
 		url  string
 		opts []radix.Option
+		want error
 	}{
-		{"redis+cluster://u:hunter2@127.0.0.1:1?pool_size=-3", nil},
-		{"redis://u:hunter2@127.0.0.1:1", []radix.Option{radix.WithPoolSize(-3)}},
-		{"redis://u:hunter2@127.0.0.1:1", []radix.Option{radix.WithPoolSize(1 << 40)}},
+		{"redis+cluster://u:hunter2@127.0.0.1:1?pool_size=-3", nil, conn.ErrBadURL},
+		{"redis://u:hunter2@127.0.0.1:1", []radix.Option{radix.WithPoolSize(-3)}, conn.ErrBadArg},
+		{"redis://u:hunter2@127.0.0.1:1", []radix.Option{radix.WithPoolSize(1 << 40)}, conn.ErrBadArg},
 	} {
 		_, err := radix.Open(ctx, c.url, c.opts...)
-		if !errors.Is(err, radix.ErrBadURL) || !errors.Is(err, conn.ErrBadURL) || strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("Open(%s) = %v, want ErrBadURL without the password", c.url, err)
+		if !errors.Is(err, c.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%s) = %v, want %v without the password", c.url, err, c.want)
 		}
 	}
 	// Nothing listens on a port just released.

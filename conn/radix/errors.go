@@ -8,12 +8,12 @@ import (
 )
 
 var (
-	// ErrBadURL reports a URL that [Open] cannot use: an unknown scheme, a
-	// malformed or repeated address, port or database number, a query
-	// parameter that is unknown, repeated, empty, malformed or out of
-	// range, or an out of range [WithPoolSize]. The error wrapping it says
-	// which, and never contains the URL's password. It wraps
-	// [conn.ErrBadURL], so errors.Is(err, conn.ErrBadURL) holds too.
+	// ErrBadURL reports a URL that [Open] cannot use: an empty one, an
+	// unknown scheme, a malformed or repeated address, port or database
+	// number, a query parameter that is unknown, repeated, empty,
+	// malformed or out of range. The error wrapping it says which, and
+	// never contains the URL's password. It wraps [conn.ErrBadURL], so
+	// errors.Is(err, conn.ErrBadURL) holds too.
 	ErrBadURL error = &wrapped{msg: prefix + "bad url", err: conn.ErrBadURL}
 
 	// ErrStalled reports a call that failed because the server stalled

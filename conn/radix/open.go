@@ -82,15 +82,16 @@ import (
 // a parameter that is unknown, repeated (but addr), empty or out of range,
 // returns an error wrapping [ErrBadURL] (and with it
 // [github.com/redcache/redcache/conn.ErrBadURL]),
-// which never contains the password, as does a [WithPoolSize] out of
-// range; a server that cannot be reached returns the dial error.
+// which never contains the password; a [WithPoolSize] out of range
+// returns one wrapping [conn.ErrBadArg]; a server that cannot be reached
+// returns the dial error.
 //
 // Options: [WithPoolSize], [WithDialer], [WithTLSConfig],
 // [WithWriteFlushInterval], [WithSubscriptionCheck].
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 	cfg := newConfig(opts)
 	if cfg.poolSize < 0 || cfg.poolSize > maxPoolSize {
-		return nil, badURL("WithPoolSize(%d): want 1 to %d, or 0 for the default", cfg.poolSize, maxPoolSize)
+		return nil, fmt.Errorf("%w: WithPoolSize(%d): want 1 to %d, or 0 for the default", errBadArg, cfg.poolSize, maxPoolSize)
 	}
 	sp, err := parseURL(rawURL)
 	if err != nil {
