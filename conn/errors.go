@@ -28,8 +28,9 @@ var (
 	// ErrBadArg reports a call given an argument it cannot use, refused
 	// before anything reaches Redis: a command without a name, a command
 	// argument of a type no driver sends (see [FormatArg]), a Subscribe
-	// without channels, or a nil driver given to [Use], [Push] or
-	// [Scope]. Every driver's own error for a bad argument wraps it, with
+	// without channels, a nil script, an option value out of range, or a
+	// nil driver given to [Use], [Push] or [Scope] ([With] panics with
+	// it). Every driver's own error for a bad argument wraps it, with
 	// the driver's prefix ("redcache/goredis: bad argument: ..."), so
 	// errors.Is(err, conn.ErrBadArg) holds whichever driver refused.
 	ErrBadArg = errors.New("redcache: bad argument")
