@@ -145,6 +145,8 @@ func (rc *ResponseCache) serve(c *gin.Context, next func(*gin.Context)) {
 			}
 		case <-timer.C:
 		case <-ctx.Done():
+			c.Abort() // the client went away: nobody to run the handler for
+			return
 		}
 		rc.run(c, next)
 		return

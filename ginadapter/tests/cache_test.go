@@ -286,3 +286,32 @@ func TestForgetTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestHijackPassesThrough: a handler that takes the connection over is
+// left alone, and nothing is cached.
+func TestHijackPassesThrough(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		r, _ := app(t, d)
+		var runs counter
+		r.GET("/raw", func(c *gin.Context) {
+			runs.inc()
+			nc, rw, err := c.Writer.Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer nc.Close()
+			_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nraw")
+			_ = rw.Flush()
+		})
+		s := serve(t, r)
+		for range 2 {
+			if res := do(t, "GET", s.URL+"/raw"); res.status != http.StatusOK || res.body != "raw" {
+				t.Fatalf("hijacked: %d %q", res.status, res.body)
+			}
+		}
+		if runs.get() != 2 {
+			t.Fatalf("handler ran %d times, want 2", runs.get())
+		}
+	})
+}
