@@ -158,6 +158,9 @@ func knownGeneration(d conn.Driver, st *genState, tags []*tagRef) uint64 {
 // cannot be read fails the call's lookup, which then loads without
 // storing.
 func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags []*tagRef, now int64, force bool) (uint64, error) {
+	if len(tags) > 0 {
+		e.prefetch(ctx, rctx, d, st, tags, now, force)
+	}
 	gen, err := e.generation(ctx, rctx, d, b, st, now, force)
 	if err != nil || len(tags) == 0 {
 		return gen, err
@@ -170,6 +173,131 @@ func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *
 		gen += tg
 	}
 	return gen, nil
+}
+
+// prefetch reads, in one pipeline, the generations of a call that are
+// due for a read (never read, stale, or past the refresh interval), when
+// more than one is: a cold call, or the call that refreshes a function
+// and its tags, whose generations all turn due together, costs one round
+// trip (one per node on a cluster, in parallel) instead of one per
+// generation. It claims each read as [engine.generationAt] does, so that
+// only one caller reads each, and leaves the generations it did not read
+// (claimed by another caller, failed, behind a breaker that is not
+// closed) to generationAt, which goes on as without it.
+func (e *engine[V]) prefetch(ctx, rctx context.Context, d conn.Driver, st *genState, tags []*tagRef, now int64, force bool) {
+	type part struct {
+		st   *genState
+		key  string
+		seen int64
+		gb   *breaker
+		done func()
+	}
+	var buf [8]part
+	parts := buf[:0]
+	consider := func(s *genState, key string) {
+		seen := s.seen.Load()
+		if !force && seen > 1 && now-seen < int64(e.cfg.genRefresh) {
+			return
+		}
+		if r := s.retry.Load(); seen != 0 && r != 0 && now < r {
+			return
+		}
+		parts = append(parts, part{st: s, key: key, seen: seen})
+	}
+	consider(st, e.genKey)
+	for _, t := range tags {
+		consider(t.gens.of(d), t.key)
+	}
+	if len(parts) < 2 {
+		return
+	}
+	for i := range parts {
+		gb := e.m.breakerForKey(&e.cfg, d, parts[i].key)
+		if gb != nil && BreakerState(gb.state.Load()) != BreakerClosed {
+			return // the breakers' probes are generationAt's to make
+		}
+		parts[i].gb = gb
+	}
+	claimed := parts[:0]
+	for _, p := range parts {
+		if p.seen == 0 {
+			wait, done := p.st.firstRead()
+			if wait != nil {
+				continue // another caller reads it: generationAt waits for it
+			}
+			if p.st.seen.Load() != 0 {
+				done()
+				continue
+			}
+			p.done = done
+		} else if !p.st.seen.CompareAndSwap(p.seen, now) {
+			continue // another caller is re-reading it
+		}
+		claimed = append(claimed, p)
+	}
+	if len(claimed) == 0 {
+		return
+	}
+	cmds := make([]*conn.Cmd, len(claimed))
+	for i, p := range claimed {
+		cmds[i] = conn.NewCmd("GET", p.key)
+	}
+	sctx, step := e.redisStart(rctx, OpGeneration, claimed[0].key)
+	perr := d.Pipeline(sctx, cmds...)
+	step.end(perr)
+	for i, p := range claimed {
+		err := perr
+		if err == nil {
+			err = cmds[i].Err
+		}
+		var gen uint64
+		switch {
+		case err == nil && cmds[i].Reply != nil:
+			gen = e.parseGeneration(ctx, d, p.key, cmds[i].Reply)
+			p.gb.success()
+		case err == nil || errors.Is(err, conn.ErrMiss):
+			// Missing: created from the clock; trouble is reported there.
+			gen, err = e.readGenerationAt(ctx, rctx, d, p.gb, p.st, p.key)
+		case perr == nil || i == 0:
+			// Reported once for a pipeline that failed as a whole.
+			e.m.redisResult(ctx, &e.cfg, d, p.gb, OpGeneration, e.name, p.key, err)
+		}
+		if err != nil {
+			if p.seen != 0 {
+				// As generationAt: the last generation read goes on, and
+				// the next read waits for the retry interval.
+				p.st.retry.Store(time.Now().UnixNano() + int64(max(min(e.cfg.genRefresh, time.Second), 50*time.Millisecond)))
+				p.st.seen.CompareAndSwap(now, 1)
+			}
+		} else {
+			p.st.adopt(gen, now)
+		}
+		if p.done != nil {
+			p.done() // a first read that failed is tried again by generationAt
+		}
+	}
+}
+
+// parseGeneration reads a generation from a pipeline's reply. As in
+// readGeneration, a value that is not a number is reported and read as 0
+// (the next bump replaces it).
+func (e *engine[V]) parseGeneration(ctx context.Context, d conn.Driver, key string, reply any) uint64 {
+	var gen uint64
+	var err error
+	switch r := reply.(type) {
+	case string:
+		gen, err = strconv.ParseUint(r, 10, 64)
+	case []byte:
+		gen, err = strconv.ParseUint(string(r), 10, 64)
+	default:
+		err = fmt.Errorf("a %T", r)
+	}
+	if err != nil {
+		e.m.report(ctx, &e.cfg, d, OpGeneration, e.name, key,
+			fmt.Errorf("%w: generation %v is not a number", ErrCorruptEntry, reply))
+		return 0
+	}
+	return gen
 }
 
 // readGenerations reads the generation of a value with tags from Redis,
@@ -222,22 +350,7 @@ func (e *engine[V]) readGenerations(ctx, rctx context.Context, d conn.Driver, b 
 		case c.Err != nil:
 			return fail(keys[i], c.Err)
 		default:
-			var perr error
-			switch r := c.Reply.(type) {
-			case string:
-				gen, perr = strconv.ParseUint(r, 10, 64)
-			case []byte:
-				gen, perr = strconv.ParseUint(string(r), 10, 64)
-			default:
-				perr = fmt.Errorf("a %T", r)
-			}
-			if perr != nil {
-				// As readGeneration: reported, read as 0, replaced by the
-				// next bump.
-				e.m.report(ctx, &e.cfg, d, OpGeneration, e.name, keys[i],
-					fmt.Errorf("%w: generation %v is not a number", ErrCorruptEntry, c.Reply))
-				gen = 0
-			}
+			gen = e.parseGeneration(ctx, d, keys[i], c.Reply)
 		}
 		states[i].adopt(gen, now)
 		sum += gen

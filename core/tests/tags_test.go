@@ -269,19 +269,23 @@ func TestTagStoreCheckReadsRedis(t *testing.T) {
 			}
 			return n, nil
 		}, core.WithTags("x", "y"))
+		if _, err := get.Get(ctx, "cold"); err != nil { // the generations are known
+			t.Fatal(err)
+		}
+		checks.Store(0)
 		if _, err := get.Get(ctx, "warm"); err != nil {
 			t.Fatal(err)
 		}
 		if n := checks.Load(); n != 1 {
 			t.Fatalf("a store read the tag generations in %d pipelines; want 1", n)
 		}
-		if v, err := get.Get(ctx, "k"); err != nil || v != 2 {
-			t.Fatalf("Get = %d, %v; want 2", v, err)
+		if v, err := get.Get(ctx, "k"); err != nil || v != 3 {
+			t.Fatalf("Get = %d, %v; want 3", v, err)
 		}
 		// Not stored: the next call loads again, in the generation the
 		// check learnt.
-		if v, err := get.Get(ctx, "k"); err != nil || v != 3 {
-			t.Fatalf("Get after the fenced load = %d, %v; want a new load 3", v, err)
+		if v, err := get.Get(ctx, "k"); err != nil || v != 4 {
+			t.Fatalf("Get after the fenced load = %d, %v; want a new load 4", v, err)
 		}
 		if st := m.Stats(); st.FencedStores == 0 {
 			t.Fatalf("stats count no fenced store: %+v", st)
@@ -418,6 +422,51 @@ func TestTagGenerationLost(t *testing.T) {
 		getFresh := core.Memoize(fresh, "lost", func(context.Context, int) (int32, error) { return 100, nil }, core.WithTags("l"))
 		if v, err := getFresh.Get(ctx, 1); err != nil || v != 100 {
 			t.Fatalf("Get after the tag key was lost = %d, %v; want a load (100)", v, err)
+		}
+	})
+}
+
+// A call whose function and tag generations are all due for a read (a
+// cold process, or the end of a refresh interval) reads them in one
+// pipeline, not one round trip each.
+func TestTagGenerationsReadTogether(t *testing.T) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		prefix := uniquePrefix(t)
+		fn := func(_ context.Context, id int) (int, error) { return id, nil }
+		tags := core.WithTags("a", "b", "c")
+		warm := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(prefix))
+		t.Cleanup(func() { warm.Close() })
+		if _, err := core.Memoize(warm, "together", fn, tags).Get(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		h := tagHookDriver{newHookDriver(d)}
+		var pipelines, genGets atomic.Int32
+		h.setBefore(func(_ context.Context, op, key string) error {
+			switch {
+			case op == "pipeline" && isTagKey(key):
+				pipelines.Add(1)
+			case op == "get" && (isTagKey(key) || strings.HasSuffix(key, "~gen")):
+				genGets.Add(1)
+			}
+			return nil
+		})
+		const refresh = 300 * time.Millisecond
+		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(prefix), core.WithGenerationRefresh(refresh))
+		t.Cleanup(func() { m.Close() })
+		get := core.Memoize(m, "together", fn, tags)
+		for round := range 2 {
+			if round == 1 {
+				time.Sleep(refresh + refresh/2)
+			}
+			pipelines.Store(0)
+			genGets.Store(0)
+			if v, err := get.Get(ctx, 1); err != nil || v != 1 {
+				t.Fatalf("Get = %d, %v", v, err)
+			}
+			if p, g := pipelines.Load(), genGets.Load(); p != 1 || g != 0 {
+				t.Fatalf("round %d: %d pipelines and %d single generation reads; want 1 and 0", round, p, g)
+			}
 		}
 	})
 }
