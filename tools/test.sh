@@ -76,6 +76,9 @@ usage() {
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# PostgreSQL for sqlcache's tests: pg_start_bg, pg_wait, pg_stop.
+# shellcheck source=tools/postgres.sh
+source "$ROOT/tools/postgres.sh"
 # The workspace steps use ./go.work; a GOWORK inherited from the caller
 # (e.g. GOWORK=off) would silently change what they test.
 unset GOWORK
@@ -189,6 +192,7 @@ cleanup() {
 	set +e
 	stop_servers
 	stop_leftovers
+	pg_stop
 	[[ -n $TMP && -d $TMP ]] && rm -rf -- "$TMP"
 	if ((SERVE)) && [[ $STEP == serving ]] && ((rc == 130 || rc == 143)); then
 		printf '\n== servers stopped\n'
@@ -787,6 +791,8 @@ TLS_USER=cacheuser
 TLS_PASSWORD=$(openssl rand -hex 16)
 make_certs
 
+# PostgreSQL starts while the Redis servers do (tools/postgres.sh).
+pg_start_bg "$TMP"
 launch_redis standalone standalone
 I_STANDALONE=$I
 I_CLUSTER=()
@@ -862,6 +868,10 @@ export REDCACHE_TEST_TLS_CA="$TLS_DIR/ca.crt"
 export REDCACHE_TEST_TLS_USER="$TLS_USER"
 export REDCACHE_TEST_TLS_PASSWORD="$TLS_PASSWORD"
 export REDCACHE_TEST_REQUIRE=1
+STEP="starting postgres"
+pg_wait || die "PostgreSQL did not start (tools/postgres.sh; its logs are in $TMP)"
+log "postgres: $REDCACHE_TEST_POSTGRES"
+STEP="starting redis"
 log "servers up in $((SECONDS - START))s"
 
 if ((SERVE)); then
@@ -871,7 +881,7 @@ if ((SERVE)); then
 	printf 'export REDCACHE_TEST_CLUSTER=%s\n' "$REDCACHE_TEST_CLUSTER"
 	for v in REDCACHE_TEST_CLUSTER_HA REDCACHE_TEST_CLUSTER_HA_NODES REDCACHE_TEST_TLS \
 		REDCACHE_TEST_TLS_CA REDCACHE_TEST_TLS_USER REDCACHE_TEST_TLS_PASSWORD \
-		REDCACHE_TEST_REQUIRE; do
+		REDCACHE_TEST_POSTGRES REDCACHE_TEST_REQUIRE; do
 		printf 'export %s=%s\n' "$v" "${!v}"
 	done
 	printf '\n== press Ctrl-C to stop them\n'

@@ -1,0 +1,15 @@
+module github.com/redcache/redcache/sqlcache
+
+go 1.24
+
+require (
+	github.com/redcache/redcache/codec v0.1.0
+	github.com/redcache/redcache/conn v0.1.0
+	github.com/redcache/redcache/core v0.1.0
+)
+
+replace (
+	github.com/redcache/redcache/codec => ../codec
+	github.com/redcache/redcache/conn => ../conn
+	github.com/redcache/redcache/core => ../core
+)
