@@ -308,7 +308,10 @@ check_build_list() {
 		[[ $dmod == "$driver" || $dmod == "$mod" ]] && continue
 		forbidden+=("$dmod" "$dlib")
 	done
-	[[ $driver == "$mod" ]] || uses+=("$(module_dir "$driver")")
+	if [[ $driver != "$mod" ]]; then
+		dmod=$(module_dir "$driver") || die "build lists: the driver $driver is not a module of go.work"
+		uses+=("$dmod")
+	fi
 	# mod/... also matches the packages of nested modules (conn/... holds
 	# conn/goredis): keep the module's own.
 	pkgs=$(go list -e -f '{{if and .Module (eq .Module.Path "'"$mod"'") (ne .Name "main") .GoFiles (not .Error)}}{{.ImportPath}}{{end}}' "$mod/..." |
@@ -432,6 +435,10 @@ check_clone_section() {
 # what it downloads, and the other modules come from the local module cache.
 check_release() {
 	local rel=$TMP/release cur next t mods i
+	if ! git -C "$ROOT" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+		log "skipped: $ROOT is not a git clone with a commit (a release is made from one)"
+		return 0
+	fi
 	rm -rf "$rel"
 	mkdir -p "$rel"
 	git clone -q "$ROOT" "$rel/repo" || die "release rehearsal: could not clone $ROOT"
