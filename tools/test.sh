@@ -34,6 +34,13 @@
 #        a go.work, as README.md's "Use it from a clone" does; its
 #        go list -m all must name no other driver module, no other
 #        driver's client (go-redis, radix, gopher-lua) and no miniredis
+#      - README.md's "Use it from a clone": its blocks marked clone-check run
+#        as written in the temp folder (the clone is a link to this tree),
+#        the program against the standalone Redis, then go vet and go build
+#      - a release rehearsal (skipped by --quick): tools/release.sh for real
+#        in a throw-away clone of HEAD, at the next patch version with a
+#        -rehearsal suffix; then go get core and conn/goredis at that
+#        version from the clone's tags (docs/releasing.md)
 #   3. go vet over every workspace module
 #   4. go test -race -count=1 over every workspace module (go.work)
 #   5. per module, with GOWORK=off: go build, go vet, go test -count=1
@@ -55,9 +62,13 @@
 #   bash tools/test.sh [--quick] [--faults-long] [go test flags...]
 #   bash tools/test.sh --servers-only        (alias: serve)
 #   bash tools/test.sh --soak DURATION       (e.g. --soak 10m: only the soak)
-#   bash tools/test.sh --packaging           (only step 2, without servers)
+#   bash tools/test.sh --packaging           (only step 2, without servers:
+#                                             the README's program is built,
+#                                             not run, unless REDCACHE_TEST_REDIS
+#                                             names a Redis)
 #
-#   --quick             skip steps 5, 6 and 7 (same as REDCACHE_TEST_SHORT=1)
+#   --quick             skip the release rehearsal and steps 5, 6 and 7
+#                       (same as REDCACHE_TEST_SHORT=1)
 #   --faults-long       the fault suite's long mode (REDCACHE_FAULTS_LONG=1):
 #                       longer loads and more rounds per fault
 #   --soak DURATION     run only the consistency soak, for DURATION
