@@ -113,7 +113,10 @@ func TestCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			m := core.New(core.WithDriver(d), core.WithPrefix(fmt.Sprint("docs-cluster-", time.Now().UnixNano())))
+			// A generous bound: under -race on a loaded machine, a cold
+			// cluster client can take more than the default 100ms.
+			m := core.New(core.WithDriver(d), core.WithPrefix(fmt.Sprint("docs-cluster-", time.Now().UnixNano())),
+				core.WithTimeout(time.Second))
 			defer m.Close()
 			calls := 0
 			square := core.Memoize(m, "square", func(_ context.Context, n int) (int, error) { calls++; return n * n, nil })

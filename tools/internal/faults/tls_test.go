@@ -17,7 +17,6 @@ import (
 	"github.com/redcache/redcache/conn/goredis"
 	"github.com/redcache/redcache/conn/radix"
 	"github.com/redcache/redcache/core"
-	"github.com/redis/go-redis/v9"
 )
 
 // tlsServer is the runner's TLS server and its ACL user.
@@ -49,24 +48,16 @@ func (s tlsServer) url(password string) string {
 	return "rediss://" + url.UserPassword(s.user, password).String() + "@" + s.addr
 }
 
-// tlsDrivers open a driver over a rediss:// URL that trusts the test CA.
-// goredis.Open has no URL option for a CA (go-redis's ParseURL has none),
-// so the go-redis client is built from the same URL and given the CA, then
-// handed to goredis.New; radix.Open takes the CA through WithTLSConfig.
+// tlsDrivers open a driver over a rediss:// URL that trusts the test CA,
+// given to both drivers the same way: WithTLSConfig.
 var tlsDrivers = []struct {
 	name string
 	open func(ctx context.Context, rawURL string, roots *x509.CertPool) (conn.Driver, error)
 }{
-	{"goredis", func(_ context.Context, rawURL string, roots *x509.CertPool) (conn.Driver, error) {
-		opts, err := redis.ParseURL(rawURL)
-		if err != nil {
-			return nil, err
-		}
-		opts.TLSConfig.RootCAs = roots
-		opts.DialTimeout = time.Second
+	{"goredis", func(ctx context.Context, rawURL string, roots *x509.CertPool) (conn.Driver, error) {
 		// A refused login is not worth retrying.
-		opts.MaxRetries = -1
-		return goredis.New(redis.NewClient(opts), goredis.WithOwnedClient()), nil
+		return goredis.Open(ctx, rawURL+"/?max_retries=-1&dial_timeout=1s",
+			goredis.WithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
 	}},
 	{"radix", func(ctx context.Context, rawURL string, roots *x509.CertPool) (conn.Driver, error) {
 		return radix.Open(ctx, rawURL, radix.WithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
