@@ -48,6 +48,7 @@ type ResponseCache struct {
 	memo    *core.Memo[string, *response]
 	genBase string
 	flights flights
+	gens    genCache
 }
 
 // NewCache returns a cache of responses kept for ttl in the Redis of

@@ -27,6 +27,7 @@ type config struct {
 	memoOpts  []core.Option
 	onError   func(c *gin.Context, err error)
 	maxLevels int
+	refresh   time.Duration
 }
 
 func defaults() config {
@@ -37,6 +38,7 @@ func defaults() config {
 		forget:    2 * time.Second,
 		timeout:   100 * time.Millisecond,
 		maxLevels: 8,
+		refresh:   time.Second,
 	}
 }
 
@@ -91,6 +93,14 @@ func WithForgetTimeout(d time.Duration) Option { return func(c *config) { c.forg
 // the cache. The lookup and the write of the response are bounded by the
 // Manager's own timeout (core.WithTimeout).
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithPurgeRefresh sets how long this process trusts the purge
+// generations it read (1 s by default, as core's WithGenerationRefresh):
+// a purge made by another process takes effect here within d, one made
+// by this process at once. 0 reads them from Redis on every request (one
+// more round trip per request), so that a purge takes effect everywhere
+// as soon as it returns.
+func WithPurgeRefresh(d time.Duration) Option { return func(c *config) { c.refresh = d } }
 
 // WithUser allows caching of private requests (with Authorization or
 // Cookie) and of responses that set a cookie, keyed per user: user

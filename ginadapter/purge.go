@@ -13,9 +13,11 @@ import (
 // Purges work by generation: every cached response's key holds the
 // generation of its route and of each prefix of its path ("/", "/a",
 // "/a/b", ... up to a depth of 8 segments), read from Redis with one
-// MGET before the lookup. A purge moves one of them on, so every entry
-// under it becomes unreachable at once, in every process, and expires by
-// its ttl. A generation is moved to the clock in milliseconds, or one past
+// MGET before the lookup, unless this process read it within the refresh
+// interval (see genCache). A purge moves one of them on, so every entry
+// under it becomes unreachable: at once in the process that purged,
+// within the refresh interval in the others. Entries are never deleted:
+// they expire by their ttl. A generation is moved to the clock in milliseconds, or one past
 // its value when that is ahead, so that it never goes back even when its
 // key was lost.
 
@@ -54,27 +56,36 @@ func pathLevels(path string, max int) []string {
 	return out
 }
 
-// generations reads the generations of a request, as one string for its
-// key.
+// generations returns the generations of a request, as one string for
+// its key: those this process read within the refresh interval, and the
+// others read from Redis with one MGET.
 func (rc *ResponseCache) generations(ctx context.Context, d conn.Driver, route, path string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, rc.cfg.timeout)
-	defer cancel()
-	vals, err := d.MGet(ctx, rc.genKeys(route, path)...)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte('.')
+	keys := rc.genKeys(route, path)
+	vals := make([]string, len(keys))
+	now := time.Now()
+	if missing := rc.gens.lookup(d, keys, vals, rc.cfg.refresh, now); len(missing) > 0 {
+		want := make([]string, len(missing))
+		for j, i := range missing {
+			want[j] = keys[i]
 		}
-		if v == nil {
-			b.WriteByte('0')
-		} else {
-			b.Write(v)
+		ctx, cancel := context.WithTimeout(ctx, rc.cfg.timeout)
+		defer cancel()
+		got, err := d.MGet(ctx, want...)
+		if err != nil {
+			return "", err
+		}
+		for j, i := range missing {
+			v := "0"
+			if got[j] != nil {
+				v = string(got[j])
+			}
+			vals[i] = v
+			if rc.cfg.refresh > 0 {
+				rc.gens.store(d, keys[i], v, now)
+			}
 		}
 	}
-	return b.String(), nil
+	return strings.Join(vals, "."), nil
 }
 
 // PurgeRoute makes every cached response of the route (the pattern a
@@ -101,9 +112,13 @@ func (rc *ResponseCache) bump(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("redcache/ginadapter: purge: %w", err)
 	}
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	if _, err := d.Eval(ctx, bumpScript, []string{key}, now); err != nil {
+	now := time.Now()
+	reply, err := d.Eval(ctx, bumpScript, []string{key}, strconv.FormatInt(now.UnixMilli(), 10))
+	if err != nil {
 		return fmt.Errorf("redcache/ginadapter: purge %s: %w", key, err)
+	}
+	if n, ok := reply.(int64); ok && rc.cfg.refresh > 0 {
+		rc.gens.store(d, key, strconv.FormatInt(n, 10), now) // this process sees it at once
 	}
 	return nil
 }

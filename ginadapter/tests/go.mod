@@ -16,6 +16,7 @@ require (
 	github.com/gin-gonic/gin v1.11.0
 	github.com/redcache/redcache/conn v0.1.0
 	github.com/redcache/redcache/conn/goredis v0.1.0
+	github.com/redcache/redcache/conn/memory v0.0.0-00010101000000-000000000000
 	github.com/redcache/redcache/conn/radix v0.1.0
 	github.com/redcache/redcache/core v0.1.0
 	github.com/redcache/redcache/ginadapter v0.1.0
@@ -48,6 +49,7 @@ require (
 	github.com/tilinna/clock v1.0.2 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.0 // indirect
+	github.com/yuin/gopher-lua v1.1.1 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/mock v0.5.0 // indirect
 	golang.org/x/arch v0.20.0 // indirect

@@ -3,6 +3,7 @@ package tests_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
@@ -17,68 +18,80 @@ import (
 
 // TestPurge: a route or a path prefix is purged from a handler, or from
 // another process (another Manager and driver, a cache of the same name).
+//
+// With a refresh interval, the other process's purges are seen once the
+// interval passed; with none, as soon as they return.
 func TestPurge(t *testing.T) {
 	for _, tg := range targets() {
-		t.Run(tg.name, func(t *testing.T) {
-			d := tg.open(t)
-			name := unique(t)
-			m := newManager(t)
-			rc := ginadapter.NewCache(m, time.Minute, ginadapter.WithName(name), ginadapter.WithTimeout(5*time.Second))
-			r := gin.New()
-			r.Use(ginadapter.Connection(d))
-			var runs counter
-			h := func(c *gin.Context) { c.String(http.StatusOK, "%s #%d", c.Request.URL.Path, runs.inc()) }
-			r.GET("/users/:id", rc.Wrap(h))
-			r.GET("/users/:id/posts", rc.Wrap(h))
-			r.GET("/about", rc.Wrap(h))
-			r.POST("/users/:id/purge", func(c *gin.Context) {
-				if err := rc.PurgePrefix(c.Request.Context(), "/users/"+c.Param("id")); err != nil {
-					c.AbortWithStatus(http.StatusServiceUnavailable)
-					return
-				}
-				c.Status(http.StatusNoContent)
-			})
-			s := serve(t, r)
-			paths := []string{"/users/1", "/users/1/posts", "/users/10", "/about"}
-			warm := func() {
-				t.Helper()
-				for _, p := range paths {
-					do(t, "GET", s.URL+p)
-					wantCache(t, do(t, "GET", s.URL+p), ginadapter.Hit)
-				}
-			}
-			expect := func(what string, want map[string]string) {
-				t.Helper()
-				for _, p := range paths {
-					if got := do(t, "GET", s.URL+p).header.Get("X-Cache"); got != want[p] {
-						t.Fatalf("%s: %s is %s, want %s", what, p, got, want[p])
-					}
-				}
-			}
-			warm()
-			// From a handler: /users/1 and below, not /users/10.
-			if res := do(t, "POST", s.URL+"/users/1/purge"); res.status != http.StatusNoContent {
-				t.Fatalf("purge: status %d", res.status)
-			}
-			expect("prefix /users/1", map[string]string{"/users/1": "MISS", "/users/1/posts": "MISS", "/users/10": "HIT", "/about": "HIT"})
+		for _, refresh := range []time.Duration{0, 200 * time.Millisecond} {
+			t.Run(fmt.Sprintf("%s/refresh=%v", tg.name, refresh), func(t *testing.T) { testPurge(t, tg, refresh) })
+		}
+	}
+}
 
-			// From another process: its own Manager and driver, the same
-			// cache name.
-			other := ginadapter.NewCache(core.New(core.WithPrefix("elsewhere")), time.Minute, ginadapter.WithName(name))
-			ctx := conn.With(context.Background(), tg.open(t))
-			if err := other.PurgeRoute(ctx, "/users/:id/posts"); err != nil {
-				t.Fatal(err)
+func testPurge(t *testing.T, tg target, refresh time.Duration) {
+	d := tg.open(t)
+	name := unique(t)
+	m := newManager(t)
+	rc := ginadapter.NewCache(m, time.Minute, ginadapter.WithName(name), ginadapter.WithTimeout(5*time.Second),
+		ginadapter.WithPurgeRefresh(refresh))
+	// Another process's purge is seen once the interval passed.
+	settle := func() { time.Sleep(refresh + refresh/2) }
+	r := gin.New()
+	r.Use(ginadapter.Connection(d))
+	var runs counter
+	h := func(c *gin.Context) { c.String(http.StatusOK, "%s #%d", c.Request.URL.Path, runs.inc()) }
+	r.GET("/users/:id", rc.Wrap(h))
+	r.GET("/users/:id/posts", rc.Wrap(h))
+	r.GET("/about", rc.Wrap(h))
+	r.POST("/users/:id/purge", func(c *gin.Context) {
+		if err := rc.PurgePrefix(c.Request.Context(), "/users/"+c.Param("id")); err != nil {
+			c.AbortWithStatus(http.StatusServiceUnavailable)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	s := serve(t, r)
+	paths := []string{"/users/1", "/users/1/posts", "/users/10", "/about"}
+	warm := func() {
+		t.Helper()
+		for _, p := range paths {
+			do(t, "GET", s.URL+p)
+			wantCache(t, do(t, "GET", s.URL+p), ginadapter.Hit)
+		}
+	}
+	expect := func(what string, want map[string]string) {
+		t.Helper()
+		for _, p := range paths {
+			if got := do(t, "GET", s.URL+p).header.Get("X-Cache"); got != want[p] {
+				t.Fatalf("%s: %s is %s, want %s", what, p, got, want[p])
 			}
-			expect("route /users/:id/posts", map[string]string{"/users/1": "HIT", "/users/1/posts": "MISS", "/users/10": "HIT", "/about": "HIT"})
-			if err := other.PurgePrefix(ctx, "/"); err != nil {
-				t.Fatal(err)
-			}
-			expect("prefix /", map[string]string{"/users/1": "MISS", "/users/1/posts": "MISS", "/users/10": "MISS", "/about": "MISS"})
-			// No driver anywhere: the purge says so.
-			if err := other.PurgePrefix(context.Background(), "/"); !errors.Is(err, conn.ErrNoConnection) {
-				t.Fatalf("purge without a driver: %v", err)
-			}
-		})
+		}
+	}
+	warm()
+	// From a handler: /users/1 and below, not /users/10.
+	if res := do(t, "POST", s.URL+"/users/1/purge"); res.status != http.StatusNoContent {
+		t.Fatalf("purge: status %d", res.status)
+	}
+	expect("prefix /users/1", map[string]string{"/users/1": "MISS", "/users/1/posts": "MISS", "/users/10": "HIT", "/about": "HIT"})
+
+	// From another process: its own Manager and driver, the same
+	// cache name.
+	other := ginadapter.NewCache(core.New(core.WithPrefix("elsewhere")), time.Minute, ginadapter.WithName(name))
+	ctx := conn.With(context.Background(), tg.open(t))
+	if err := other.PurgeRoute(ctx, "/users/:id/posts"); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	expect("route /users/:id/posts", map[string]string{"/users/1": "HIT", "/users/1/posts": "MISS", "/users/10": "HIT", "/about": "HIT"})
+	if err := other.PurgePrefix(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	expect("prefix /", map[string]string{"/users/1": "MISS", "/users/1/posts": "MISS", "/users/10": "MISS", "/about": "MISS"})
+	// No driver anywhere: the purge says so.
+	if err := other.PurgePrefix(context.Background(), "/"); !errors.Is(err, conn.ErrNoConnection) {
+		t.Fatalf("purge without a driver: %v", err)
 	}
 }
 

@@ -1,16 +1,19 @@
 package tests_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/redcache/redcache/conn"
 	"github.com/redcache/redcache/conn/conntest"
+	"github.com/redcache/redcache/core"
 	"github.com/redcache/redcache/ginadapter"
 )
 
@@ -84,11 +87,19 @@ func TestRedisDown(t *testing.T) {
 			d := drv.open(t, "redis://"+p.Addr())
 			var reported []error
 			var mu sync.Mutex
-			r, _ := app(t, d, ginadapter.WithErrorHandler(func(_ *gin.Context, err error) {
+			report := func(err error) {
 				mu.Lock()
 				reported = append(reported, err)
 				mu.Unlock()
-			}))
+			}
+			// The trouble is told to the cache's handler (the purge
+			// generations could not be read) or to the Manager's (the
+			// lookup or the write failed), depending on which step met it.
+			m := newManager(t, core.WithErrorHandler(func(_ context.Context, err *core.Error) { report(err) }))
+			rc := ginadapter.NewCache(m, time.Minute, ginadapter.WithName(unique(t)), ginadapter.WithTimeout(5*time.Second),
+				ginadapter.WithErrorHandler(func(_ *gin.Context, err error) { report(err) }))
+			r := gin.New()
+			r.Use(ginadapter.Connection(d), rc.Handler())
 			var runs counter
 			r.GET("/p", func(c *gin.Context) { c.String(http.StatusOK, "run %d", runs.inc()) })
 			s := serve(t, r)
