@@ -16,7 +16,7 @@ require (
 	github.com/gin-gonic/gin v1.11.0
 	github.com/redcache/redcache/conn v0.1.0
 	github.com/redcache/redcache/conn/goredis v0.1.0
-	github.com/redcache/redcache/conn/memory v0.0.0-00010101000000-000000000000
+	github.com/redcache/redcache/conn/memory v0.1.0
 	github.com/redcache/redcache/conn/radix v0.1.0
 	github.com/redcache/redcache/core v0.1.0
 	github.com/redcache/redcache/ginadapter v0.1.0
