@@ -21,11 +21,12 @@ func tableTag(table string) string { return "table:" + table }
 
 // readOpts are the call options of a cached read.
 func (cn *Connector) readOpts(ttl time.Duration, tags []string) []core.CallOption {
-	return []core.CallOption{core.TTL(ttl)}
+	return []core.CallOption{core.TTL(ttl), core.Tags(tags...)}
 }
 
-// invalidate drops the cached results tagged with any of tags.
+// invalidate drops the cached results tagged with any of tags, in every
+// process: one generation bump per tag (core's tags), O(1) whatever the
+// number of results.
 func (cn *Connector) invalidate(ctx context.Context, tags []string) error {
-	// Until core has tags: every result of the Connector.
-	return cn.memo.InvalidateAll(ctx)
+	return cn.m.InvalidateTag(ctx, tags...)
 }
