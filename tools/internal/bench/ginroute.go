@@ -172,7 +172,7 @@ func ginResponses(e *env) (*Table, error) {
 		Title: fmt.Sprintf("Whole-response caching in gin, %d client goroutines", e.p.httpWorkers),
 		What: fmt.Sprintf("GET /route?id=N (one of %d) on a gin server on loopback, from net/http clients with keep-alive in the same process. "+
 			"The handler sleeps %v, then renders a product as JSON. ginadapter: its Cache middleware (whole response, ETag, X-Cache, per-key flights, "+
-			"one MGET of the purge generations and one GET per request); gin-cache: its CacheByRequestURI middleware with its Redis store (go-redis v8). "+
+			"one GET per hit, the purge generations being re-read once a second); gin-cache: its CacheByRequestURI middleware with its Redis store (go-redis v8). "+
 			"Caches are warmed before the clock starts. Allocations count the client and the server.", ginRouteKeys, ginHandlerDelay)}
 	var uncached float64
 	for _, s := range subs {
