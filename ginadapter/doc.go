@@ -51,10 +51,11 @@
 // # Purges
 //
 // [ResponseCache.PurgeRoute] and [ResponseCache.PurgePrefix] make every
-// response of a route or under a path prefix unreachable at once, in
-// every process that uses a cache of the same name on the same Redis:
-// each response's key holds generations read with one MGET, and a purge
-// moves one of them on.
+// response of a route or under a path prefix unreachable, in every
+// process that uses a cache of the same name on the same Redis: each
+// response's key holds the generations of its route and path prefixes,
+// and a purge moves one of them on. The process that purges sees it at
+// once, the others within [WithPurgeRefresh] (1 s), as with core's tags.
 //
 // # JSON
 //
