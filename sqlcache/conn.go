@@ -473,7 +473,7 @@ func (c *conn) query(ctx context.Context, text string, args []driver.NamedValue,
 	}
 	switch {
 	case err == nil:
-		return &cachedRows{res: res}, nil
+		return &cachedRows{res: res, cfg: c.cn.cfg}, nil
 	case errors.Is(err, errTooLarge), errors.Is(err, errAbandoned):
 		// Not cacheable, or the load's connection went away: this call
 		// asks the database itself.

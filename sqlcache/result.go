@@ -19,7 +19,7 @@ import (
 type column struct {
 	name        string
 	dbType      string
-	scanType    string // reflect type's String(); "" when the driver gave none
+	scanType    string // the scan type's String(); "" when the driver said nil
 	hasLength   bool
 	length      int64
 	hasNullable bool
@@ -44,7 +44,11 @@ func readColumns(rows driver.Rows) []column {
 		if r, ok := rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
 			c.dbType = r.ColumnTypeDatabaseTypeName(i)
 		}
+		// database/sql's ScanType is the driver's (nil included), or any
+		// when the driver does not say.
+		c.scanType = "interface {}"
 		if r, ok := rows.(driver.RowsColumnTypeScanType); ok {
+			c.scanType = ""
 			if t := r.ColumnTypeScanType(i); t != nil {
 				c.scanType = t.String()
 			}
@@ -400,6 +404,7 @@ func location(name, zone string, offset int, sec int64) *time.Location {
 // answers the column type questions as the database's rows did.
 type cachedRows struct {
 	res *result
+	cfg *config
 	pos int
 }
 
@@ -440,9 +445,20 @@ func (r *cachedRows) NextResultSet() error { return io.EOF }
 
 func (r *cachedRows) ColumnTypeDatabaseTypeName(i int) string { return r.res.cols[i].dbType }
 
+// ColumnTypeScanType returns the type the driver said, when it is one of
+// database/sql's value types (or a value codec's); any for another.
 func (r *cachedRows) ColumnTypeScanType(i int) reflect.Type {
-	if t, ok := scanTypes[r.res.cols[i].scanType]; ok {
+	name := r.res.cols[i].scanType
+	if name == "" {
+		return nil
+	}
+	if t, ok := scanTypes[name]; ok {
 		return t
+	}
+	for t := range r.cfg.codecs {
+		if t.String() == name {
+			return t
+		}
 	}
 	return reflect.TypeFor[any]()
 }
