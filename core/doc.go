@@ -21,7 +21,9 @@
 // [Memo] is called with [Memo.Get]; [Memo.Set] writes a value through the
 // cache, [Memo.Invalidate] drops one argument's value in every process,
 // and [Memo.InvalidateAll] (or [Manager.InvalidateAll]) every value of the
-// function.
+// function. Values carry tags ([WithTags] for a function, [Tags] for a
+// call); [Manager.InvalidateTag] drops every value carrying a tag, in
+// every function, in O(1): a tag has a generation, as a function has.
 //
 // # Options
 //

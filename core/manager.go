@@ -117,6 +117,7 @@ func (m *Manager) forgetDriver(d conn.Driver) {
 			f.forgetDriver(d)
 		}
 	}
+	m.releaseTags(d)
 }
 
 // Close stops the Manager's background work: it cancels the context of

@@ -258,7 +258,8 @@ func (h *nearHub) channels() []string {
 // Messages on an invalidation channel: "k <sender> <key>" drops one key;
 // "g <sender> <prefix>:<name>" says a generation was bumped (the new
 // value is read from Redis by the usual refresh; near entries of older
-// generations are dropped at once); "p <sender> <nonce>" is a health
+// generations are dropped at once); "t <sender> <tag key>" says a tag's
+// generation was bumped (tags.go); "p <sender> <nonce>" is a health
 // check, for its sender only.
 func keyMessage(sender, key string) string { return "k " + sender + " " + key }
 

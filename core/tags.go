@@ -455,6 +455,15 @@ func (m *Manager) tagChanged(key string) {
 	})
 }
 
+// releaseTags drops what the tags keep for d, once the Manager found d
+// unused (see forgetDriver).
+func (m *Manager) releaseTags(d conn.Driver) {
+	m.tags.Range(func(_, r any) bool {
+		r.(*tagRef).gens.release(d)
+		return true
+	})
+}
+
 // tagsStale makes every tag generation be re-read: messages may have
 // been lost.
 func (m *Manager) tagsStale() {

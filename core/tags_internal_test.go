@@ -1,0 +1,80 @@
+package core
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/redcache/redcache/conn"
+)
+
+func TestTagKey(t *testing.T) {
+	tests := []struct{ prefix, tag, want string }{
+		{"cache", "table:users", "cache::tag:table:users"},
+		{"cache", "{slot}", `cache::tag:\(slot\)`},
+		{"cache", `a\b`, `cache::tag:a\\b`},
+		{"{shop}", "path:/x/", "{shop}::tag:path:/x/"},
+	}
+	for _, tt := range tests {
+		if got := tagKey(tt.prefix, tt.tag); got != tt.want {
+			t.Errorf("tagKey(%q, %q) = %q; want %q", tt.prefix, tt.tag, got, tt.want)
+		}
+	}
+	// Escaping keeps tags apart.
+	if tagKey("p", `\(`) == tagKey("p", "{") {
+		t.Error(`the tags "\(" and "{" share a key`)
+	}
+}
+
+func TestNormalizeTags(t *testing.T) {
+	in := []string{"b", "", "a", "b"}
+	got := normalizeTags(in)
+	if want := []string{"a", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("normalizeTags = %q; want %q", got, want)
+	}
+	if !slices.Equal(in, []string{"b", "", "a", "b"}) {
+		t.Fatalf("normalizeTags changed its argument: %q", in)
+	}
+	if got := normalizeTags([]string{""}); got != nil {
+		t.Fatalf("normalizeTags of empty tags = %q; want nil", got)
+	}
+}
+
+// A Manager's tags do not share a slice with its functions' or its calls'.
+func TestWithTagsDoesNotAlias(t *testing.T) {
+	m := New(WithTags("m1", "m2"))
+	a := newEngine[int](m, "a", []Option{WithTags("a")})
+	b := newEngine[int](m, "b", []Option{WithTags("b")})
+	key := func(refs []*tagRef) []string {
+		var ks []string
+		for _, r := range refs {
+			ks = append(ks, r.key)
+		}
+		return ks
+	}
+	if got, want := key(a.tags), []string{"cache::tag:a", "cache::tag:m1", "cache::tag:m2"}; !slices.Equal(got, want) {
+		t.Errorf("a's tags = %q; want %q", got, want)
+	}
+	if got, want := key(b.tags), []string{"cache::tag:b", "cache::tag:m1", "cache::tag:m2"}; !slices.Equal(got, want) {
+		t.Errorf("b's tags = %q; want %q", got, want)
+	}
+	cc := callOptions([]CallOption{Tags("c", "a")})
+	if got, want := key(a.tagsFor(&cc)), []string{"cache::tag:a", "cache::tag:c", "cache::tag:m1", "cache::tag:m2"}; !slices.Equal(got, want) {
+		t.Errorf("a call's tags = %q; want %q", got, want)
+	}
+	if got := key(a.tags); len(got) != 3 {
+		t.Errorf("a call changed the function's tags: %q", got)
+	}
+}
+
+// A driver the Manager forgets leaves no tag state behind.
+func TestForgetDriverReleasesTags(t *testing.T) {
+	m := New()
+	// Only the driver's identity matters here: no call reaches it.
+	d := &struct{ conn.Driver }{}
+	r := m.tagRef("cache", "x")
+	r.gens.of(d).adopt(7, 1)
+	m.forgetDriver(d)
+	if got := r.gens.of(d).gen.Load(); got != 0 {
+		t.Fatalf("after forgetDriver the tag's generation on d is %d; want a fresh state", got)
+	}
+}
