@@ -301,7 +301,7 @@ func classify(toks []token) statement {
 				first = t.text
 				break
 			}
-			if t.kind == tokPunct && t.text == "(" {
+			if t.kind == tokComment || t.kind == tokPunct && t.text == "(" {
 				continue
 			}
 			break
@@ -470,7 +470,7 @@ func writeTargets(stmt []token) ([]string, bool) {
 			if t.text == "replace" && i+1 < len(toks) && toks[i+1].kind == tokPunct {
 				continue // the replace() function
 			}
-			if prev == "or" { // INSERT OR REPLACE: the INSERT handled it
+			if prev == "or" || prev == "then" { // INSERT OR REPLACE; MERGE's THEN INSERT
 				continue
 			}
 			j := i + 1

@@ -71,3 +71,50 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		sql     string
+		write   bool
+		tables  []string
+		unknown bool
+	}{
+		{sql: "SELECT * FROM users WHERE id = 1", tables: []string{"users"}},
+		{sql: "select u.name, o.total from public.users u join \"Orders\" o on o.user_id = u.id", tables: []string{"users", "orders"}},
+		{sql: "SELECT * FROM a, b AS bb, (SELECT x FROM c) s LEFT JOIN d USING (id)", tables: []string{"a", "b", "c", "d"}},
+		{sql: "WITH recent AS (SELECT * FROM orders WHERE total > 1) SELECT * FROM recent JOIN users ON true", tables: []string{"orders", "recent", "users"}},
+		{sql: "SELECT 1", unknown: true},
+		{sql: "SELECT * FROM generate_series(1, 3)", unknown: true},
+		{sql: "SELECT extract(year FROM now())", unknown: true}, // now() taken for a table function: conservative
+		{sql: "SELECT * FROM users FOR UPDATE", tables: []string{"users"}},
+		{sql: "INSERT INTO users (id) VALUES (1)", write: true, tables: []string{"users"}},
+		{sql: "insert or replace into main.users values (1)", write: true, tables: []string{"users"}},
+		{sql: "REPLACE INTO `Users` VALUES (1)", write: true, tables: []string{"users"}},
+		{sql: "INSERT INTO users VALUES (1) ON CONFLICT (id) DO UPDATE SET name = 'x'", write: true, tables: []string{"users"}},
+		{sql: "UPDATE ONLY public.users SET name = 'x' FROM orders WHERE orders.user_id = users.id", write: true, tables: []string{"users"}},
+		{sql: "update or ignore users set name = 'x'", write: true, tables: []string{"users"}},
+		{sql: "DELETE FROM \"my schema\".\"Users\" WHERE id = 1", write: true, tables: []string{"users"}},
+		{sql: "MERGE INTO accounts a USING updates u ON a.id = u.id WHEN MATCHED THEN UPDATE SET x = 1 WHEN NOT MATCHED THEN INSERT VALUES (u.id)", write: true, tables: []string{"accounts"}},
+		{sql: "TRUNCATE TABLE a, public.b", write: true, tables: []string{"a", "b"}},
+		{sql: "ALTER TABLE IF EXISTS users ADD COLUMN x int", write: true, tables: []string{"users"}},
+		{sql: "DROP TABLE IF EXISTS a, b CASCADE", write: true, tables: []string{"a", "b"}},
+		{sql: "DROP VIEW v", write: true, unknown: true},
+		{sql: "CREATE INDEX i ON users (name)", write: true},
+		{sql: "WITH gone AS (DELETE FROM orders WHERE total = 0 RETURNING user_id) UPDATE users SET name = 'x' WHERE id IN (SELECT user_id FROM gone)", write: true, tables: []string{"orders", "users"}},
+		{sql: "WITH gone AS (DELETE FROM orders RETURNING *) SELECT * FROM gone", write: true, tables: []string{"orders"}},
+		{sql: "UPDATE a SET x = 1; DELETE FROM b; SELECT * FROM c", write: true, tables: []string{"a", "b"}},
+		{sql: "SELECT * FROM a; SELECT * FROM b", tables: []string{"a", "b"}},
+		{sql: "DO $$ BEGIN UPDATE a SET x = 1; END $$", write: true, unknown: true},
+		{sql: "CALL refresh_totals()", write: true, unknown: true},
+		{sql: "SELECT ';' FROM a WHERE b = 'DELETE FROM x'", tables: []string{"a"}},
+		{sql: "/* DELETE FROM x */ SELECT * FROM a -- UPDATE y SET", tables: []string{"a"}},
+		{sql: "EXPLAIN ANALYZE DELETE FROM a", write: true, tables: []string{"a"}},
+		{sql: "SET search_path = x", unknown: true}, // reads no table: were it cached, any write would drop it
+	}
+	for _, c := range cases {
+		st := classify(lex(c.sql))
+		if st.write != c.write || !slices.Equal(st.tables, c.tables) || st.unknown != c.unknown {
+			t.Errorf("%q: write %v tables %q unknown %v, want %v %q %v", c.sql, st.write, st.tables, st.unknown, c.write, c.tables, c.unknown)
+		}
+	}
+}
