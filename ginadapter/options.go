@@ -129,7 +129,9 @@ func WithObserver(o core.Observer) Option { return func(c *config) { c.observer 
 
 // WithCoreOptions passes options to the memoized function that stores
 // the responses (core.Memoize): a codec, a near cache, a timeout. Its
-// ttl is the cache's.
+// ttl is the cache's, and core.WithStaleWhileRevalidate is turned off:
+// its background reload would run a request's handler after the request
+// ended.
 func WithCoreOptions(opts ...core.Option) Option {
 	return func(c *config) { c.memoOpts = append(c.memoOpts, opts...) }
 }
