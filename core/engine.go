@@ -22,7 +22,7 @@ type engine[V any] struct {
 	compress  bool
 
 	gens genStates // per driver: generation and flights
-	tags []*tagRef // WithTags (tags.go)
+	tags *tagSet   // WithTags (tags.go); nil without tags
 	// callTagged is set once a call gave tags of its own: a tag
 	// invalidation from another process then drops every near value.
 	callTagged atomic.Bool

@@ -37,7 +37,7 @@ type pending struct {
 	st *genState // the function's state on d: generation and flights
 	// tags are the tags of the value (tags.go); gen is the sum of the
 	// function's generation and theirs.
-	tags []*tagRef
+	tags *tagSet
 	gen  uint64
 	// seen is what the lookup found under the key (nil: nothing), and
 	// obs when it looked: the store is fenced by them (see store).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"reflect"
 	"slices"
 	"strconv"
@@ -122,19 +123,34 @@ func (m *Manager) tagRef(prefix, tag string) *tagRef {
 	return r.(*tagRef)
 }
 
-func (m *Manager) tagRefs(prefix string, tags []string) []*tagRef {
+// tagSet is the tags of a value: their records, and a fingerprint of
+// the set added to the value's generation, so that an entry written with
+// other tags never has the generation a reader computes, even when the
+// generations of two different tags happen to be equal.
+type tagSet struct {
+	refs []*tagRef
+	salt uint64
+}
+
+// tagRefs returns the tag set of tags (normalized) under prefix, nil when
+// there is none.
+func (m *Manager) tagRefs(prefix string, tags []string) *tagSet {
 	if len(tags) == 0 {
 		return nil
 	}
-	refs := make([]*tagRef, len(tags))
+	ts := &tagSet{refs: make([]*tagRef, len(tags))}
+	h := fnv.New64a()
 	for i, t := range tags {
-		refs[i] = m.tagRef(prefix, t)
+		ts.refs[i] = m.tagRef(prefix, t)
+		h.Write([]byte(ts.refs[i].key))
+		h.Write([]byte{0})
 	}
-	return refs
+	ts.salt = h.Sum64()
+	return ts
 }
 
 // tagsFor returns the tags of a call: the function's, plus the call's own.
-func (e *engine[V]) tagsFor(cc *callConfig) []*tagRef {
+func (e *engine[V]) tagsFor(cc *callConfig) *tagSet {
 	if len(cc.tags) == 0 {
 		return e.tags
 	}
@@ -144,9 +160,13 @@ func (e *engine[V]) tagsFor(cc *callConfig) []*tagRef {
 
 // knownGeneration is the generation of a value with tags on d as this
 // process knows it, without asking Redis.
-func knownGeneration(d conn.Driver, st *genState, tags []*tagRef) uint64 {
+func knownGeneration(d conn.Driver, st *genState, tags *tagSet) uint64 {
 	gen := st.gen.Load()
-	for _, t := range tags {
+	if tags == nil {
+		return gen
+	}
+	gen += tags.salt
+	for _, t := range tags.refs {
 		gen += t.gens.of(d).gen.Load()
 	}
 	return gen
@@ -157,15 +177,16 @@ func knownGeneration(d conn.Driver, st *genState, tags []*tagRef) uint64 {
 // failing open as the function's is. A tag generation never read that
 // cannot be read fails the call's lookup, which then loads without
 // storing.
-func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags []*tagRef, now int64, force bool) (uint64, error) {
-	if len(tags) > 0 {
-		e.prefetch(ctx, rctx, d, st, tags, now, force)
+func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags *tagSet, now int64, force bool) (uint64, error) {
+	if tags != nil {
+		e.prefetch(ctx, rctx, d, st, tags.refs, now, force)
 	}
 	gen, err := e.generation(ctx, rctx, d, b, st, now, force)
-	if err != nil || len(tags) == 0 {
+	if err != nil || tags == nil {
 		return gen, err
 	}
-	for _, t := range tags {
+	gen += tags.salt
+	for _, t := range tags.refs {
 		tg, err := e.generationAt(ctx, rctx, d, b, t.gens.of(d), t.key, now, force)
 		if err != nil {
 			return 0, err
@@ -305,8 +326,8 @@ func (e *engine[V]) parseGeneration(ctx context.Context, d conn.Driver, key stri
 // a store. The function's and the tags' generation keys are read in one
 // pipeline (one round trip per node on a cluster, where each key lives on
 // the slot its name hashes to); a missing one is created from the clock.
-func (e *engine[V]) readGenerations(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags []*tagRef, now int64) (uint64, error) {
-	if len(tags) == 0 {
+func (e *engine[V]) readGenerations(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, set *tagSet, now int64) (uint64, error) {
+	if set == nil {
 		gen, err := e.readGeneration(ctx, rctx, d, b, st)
 		if err != nil {
 			st.stale()
@@ -315,6 +336,7 @@ func (e *engine[V]) readGenerations(ctx, rctx context.Context, d conn.Driver, b 
 		st.adopt(gen, now)
 		return gen, nil
 	}
+	tags := set.refs
 	keys := make([]string, 0, len(tags)+1)
 	states := make([]*genState, 0, len(tags)+1)
 	keys, states = append(keys, e.genKey), append(states, st)
@@ -335,7 +357,7 @@ func (e *engine[V]) readGenerations(ctx, rctx context.Context, d conn.Driver, b 
 	if err := d.Pipeline(rctx, cmds...); err != nil {
 		return fail(e.genKey, err)
 	}
-	var sum uint64
+	sum := set.salt
 	for i, c := range cmds {
 		var gen uint64
 		switch {
@@ -490,7 +512,10 @@ func (e *engine[V]) dropTagged(key string) {
 		e.near.clear()
 		return
 	}
-	for _, t := range e.tags {
+	if e.tags == nil {
+		return
+	}
+	for _, t := range e.tags.refs {
 		if t.key == key {
 			e.near.clear()
 			return

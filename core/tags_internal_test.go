@@ -44,9 +44,9 @@ func TestWithTagsDoesNotAlias(t *testing.T) {
 	m := New(WithTags("m1", "m2"))
 	a := newEngine[int](m, "a", []Option{WithTags("a")})
 	b := newEngine[int](m, "b", []Option{WithTags("b")})
-	key := func(refs []*tagRef) []string {
+	key := func(ts *tagSet) []string {
 		var ks []string
-		for _, r := range refs {
+		for _, r := range ts.refs {
 			ks = append(ks, r.key)
 		}
 		return ks
@@ -76,5 +76,28 @@ func TestForgetDriverReleasesTags(t *testing.T) {
 	m.forgetDriver(d)
 	if got := r.gens.of(d).gen.Load(); got != 0 {
 		t.Fatalf("after forgetDriver the tag's generation on d is %d; want a fresh state", got)
+	}
+}
+
+// Two tag sets whose generations are equal still give a value different
+// generations: an entry written with one set is a miss for the other.
+func TestTagSetsDoNotCollide(t *testing.T) {
+	m := New()
+	d := &struct{ conn.Driver }{}
+	var st genState
+	st.adopt(5, 1)
+	a, b := m.tagRefs("cache", []string{"a"}), m.tagRefs("cache", []string{"b"})
+	a.refs[0].gens.of(d).adopt(1000, 1)
+	b.refs[0].gens.of(d).adopt(1000, 1)
+	if knownGeneration(d, &st, a) == knownGeneration(d, &st, b) {
+		t.Fatal("tags a and b with equal generations give one value generation")
+	}
+	if knownGeneration(d, &st, nil) != 5 {
+		t.Fatal("a value without tags does not have its function's generation")
+	}
+	before := knownGeneration(d, &st, a)
+	a.refs[0].gens.of(d).adopt(1001, 2)
+	if knownGeneration(d, &st, a) == before {
+		t.Fatal("a bumped tag left the value's generation unchanged")
 	}
 }

@@ -306,8 +306,9 @@ func TestTagInvalidateReachesNearCaches(t *testing.T) {
 		t.Cleanup(func() { a.Close(); b.Close() })
 		var loads atomic.Int32
 		getTagged := core.Memoize(a, "near", func(context.Context, int) (int32, error) { return loads.Add(1), nil }, core.WithTags("n"))
-		var callLoads atomic.Int32
+		var callLoads, plainLoads atomic.Int32
 		getCall := core.Memoize(a, "nearcall", func(context.Context, int) (int32, error) { return callLoads.Add(1), nil })
+		getPlain := core.Memoize(a, "nearplain", func(context.Context, int) (int32, error) { return plainLoads.Add(1), nil })
 		warm := func() {
 			t.Helper()
 			eventually(t, "near hits", func() bool {
@@ -318,7 +319,10 @@ func TestTagInvalidateReachesNearCaches(t *testing.T) {
 				if _, err := getCall.Get(ctx, 1, core.Tags("n")); err != nil {
 					t.Fatal(err)
 				}
-				return a.Stats().NearHits-before == 2
+				if _, err := getPlain.Get(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+				return a.Stats().NearHits-before == 3
 			})
 		}
 		warm()
@@ -338,6 +342,14 @@ func TestTagInvalidateReachesNearCaches(t *testing.T) {
 		})
 		if l, c := loads.Load(), callLoads.Load(); l != 2 || c != 2 {
 			t.Fatalf("loads %d and %d; want 2 each", l, c)
+		}
+		// A value without the tag stays in the near cache.
+		before := a.Stats().NearHits
+		if v, err := getPlain.Get(ctx, 1); err != nil || v != 1 {
+			t.Fatalf("untagged Get = %d, %v; want its first load 1", v, err)
+		}
+		if a.Stats().NearHits == before {
+			t.Fatal("the untagged value left the near cache on a tag invalidation")
 		}
 	})
 }
