@@ -482,3 +482,63 @@ func TestTagGenerationsReadTogether(t *testing.T) {
 		}
 	})
 }
+
+// An InvalidateTag that lands between a load's generation check and its
+// conditional write lets the write through, but the entry records the
+// generations from before: the invalidating process, and any process
+// that reads the tag afterwards, reads it as a miss.
+func TestTagInvalidateBetweenCheckAndWrite(t *testing.T) {
+	for _, from := range []string{"same process", "other process"} {
+		t.Run(from, func(t *testing.T) {
+			eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
+				ctx := testCtx(t)
+				prefix := uniquePrefix(t)
+				h := newHookDriver(d)
+				newManager := func(d conn.Driver) *core.Manager {
+					m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(prefix),
+						core.WithGenerationRefresh(time.Hour))
+					t.Cleanup(func() { m.Close() })
+					return m
+				}
+				m := newManager(h)
+				inv := m
+				if from == "other process" {
+					inv = newManager(d)
+				}
+				var loads atomic.Int32
+				load := func(context.Context, string) (int32, error) { return loads.Add(1), nil }
+				get := core.Memoize(m, "window", load, core.WithTags("w"))
+				getInv := get
+				if inv != m {
+					getInv = core.Memoize(inv, "window", load, core.WithTags("w"))
+				}
+				key, err := get.Key("k")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var once atomic.Bool
+				h.setBefore(func(ctx context.Context, op, k string) error {
+					if op == "setnx" && k == key && once.CompareAndSwap(false, true) {
+						if err := inv.InvalidateTag(ctx, "w"); err != nil {
+							t.Error(err)
+						}
+					}
+					return nil
+				})
+				if v, err := get.Get(ctx, "k"); err != nil || v != 1 {
+					t.Fatalf("Get = %d, %v; want 1", v, err)
+				}
+				if !once.Load() {
+					t.Fatal("the write was not reached")
+				}
+				if v, err := getInv.Get(ctx, "k"); err != nil || v == 1 {
+					t.Fatalf("the invalidating process got %d, %v after InvalidateTag; never the value loaded before it", v, err)
+				}
+				fresh := core.Memoize(newManager(d), "window", func(context.Context, string) (int32, error) { return 100, nil }, core.WithTags("w"))
+				if v, err := fresh.Get(ctx, "k"); err != nil || v == 1 {
+					t.Fatalf("a fresh process got %d, %v; never the value loaded before InvalidateTag", v, err)
+				}
+			})
+		})
+	}
+}
