@@ -15,6 +15,7 @@ require (
 	github.com/redcache/redcache/core v0.1.0
 	github.com/redcache/redcache/ginadapter v0.1.0
 	github.com/redcache/redcache/paginate v0.1.0
+	github.com/redcache/redcache/sqlcache v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	modernc.org/sqlite v1.38.0
 )
@@ -88,6 +89,7 @@ replace (
 	github.com/redcache/redcache/core => ../core
 	github.com/redcache/redcache/ginadapter => ../ginadapter
 	github.com/redcache/redcache/paginate => ../paginate
+	github.com/redcache/redcache/sqlcache => ../sqlcache
 )
 
 replace github.com/redcache/redcache/redcacheotel => ../redcacheotel
