@@ -26,6 +26,7 @@ type engine[V any] struct {
 	// callTagged is set once a call gave tags of its own: a tag
 	// invalidation from another process then drops every near value.
 	callTagged atomic.Bool
+	tagSets    tagSetCache   // the tag sets of calls with Tags
 	near       *nearCache[V] // nil without WithNearCache
 	// stored holds, per slot of keys, when a load last stored a value:
 	// a flight leader looks at the cache again only if a load stored into

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redcache/redcache/conn"
@@ -110,7 +111,16 @@ func WithTags(tags ...string) Option {
 // tags on every call: an entry written with other tags reads as a miss
 // (and is loaded again), never as another value.
 func Tags(tags ...string) CallOption {
-	return callOption(func(c *callConfig) { c.tags = append(c.tags, tags...) })
+	// Clipped, so that a second Tags appends to a copy: a call with one
+	// Tags option, the usual case, allocates nothing for it.
+	tags = slices.Clip(tags)
+	return callOption(func(c *callConfig) {
+		if c.tags == nil {
+			c.tags = tags
+			return
+		}
+		c.tags = append(c.tags, tags...)
+	})
 }
 
 // tagRef returns the Manager's record of tag under prefix.
@@ -154,8 +164,52 @@ func (e *engine[V]) tagsFor(cc *callConfig) *tagSet {
 	if len(cc.tags) == 0 {
 		return e.tags
 	}
-	e.callTagged.Store(true)
-	return e.m.tagRefs(e.cfg.prefix, normalizeTags(append(slices.Clone(e.cfg.tags), cc.tags...)))
+	if !e.callTagged.Load() {
+		e.callTagged.Store(true)
+	}
+	var buf [256]byte
+	k := buf[:0]
+	for _, t := range cc.tags {
+		k = append(append(k, t...), 0)
+	}
+	if ts := e.tagSets.get(k); ts != nil {
+		return ts
+	}
+	ts := e.m.tagRefs(e.cfg.prefix, normalizeTags(append(slices.Clone(e.cfg.tags), cc.tags...)))
+	e.tagSets.put(string(k), ts)
+	return ts
+}
+
+// tagSetCache keeps the tag sets of a function's calls by the tags as
+// the calls give them, so that a call with the tags of an earlier one
+// resolves them without allocating. It is bounded: past maxTagSets sets,
+// new ones are resolved on every call.
+type tagSetCache struct {
+	mu sync.RWMutex
+	m  map[string]*tagSet
+}
+
+const maxTagSets = 4096
+
+func (c *tagSetCache) get(k []byte) *tagSet {
+	c.mu.RLock()
+	ts := c.m[string(k)] // no allocation: the compiler looks the bytes up in place
+	c.mu.RUnlock()
+	return ts
+}
+
+func (c *tagSetCache) put(k string, ts *tagSet) {
+	if ts == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]*tagSet)
+	}
+	if len(c.m) < maxTagSets {
+		c.m[k] = ts
+	}
 }
 
 // knownGeneration is the generation of a value with tags on d as this

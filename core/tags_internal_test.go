@@ -101,3 +101,39 @@ func TestTagSetsDoNotCollide(t *testing.T) {
 		t.Fatal("a bumped tag left the value's generation unchanged")
 	}
 }
+
+// Two Tags options add up, and neither changes what the other holds,
+// even when the first was given a slice with room to spare.
+func TestTagsOptionsAddUp(t *testing.T) {
+	room := make([]string, 1, 8)
+	room[0] = "a"
+	first, second := Tags(room...), Tags("b")
+	for range 2 {
+		cc := callOptions([]CallOption{first, second, Tags("c")})
+		if !slices.Equal(cc.tags, []string{"a", "b", "c"}) {
+			t.Fatalf("tags = %q; want a, b, c", cc.tags)
+		}
+	}
+	if got := room[:2]; got[1] != "" {
+		t.Fatalf("Tags wrote into its argument's spare room: %q", got)
+	}
+}
+
+// A call's tag set is resolved once, then found again for calls with the
+// same tags.
+func TestTagSetCache(t *testing.T) {
+	m := New()
+	e := newEngine[int](m, "cached", []Option{WithTags("f")})
+	cc := callOptions([]CallOption{Tags("x", "y")})
+	a := e.tagsFor(&cc)
+	if b := e.tagsFor(&cc); a != b {
+		t.Fatal("the same call tags resolved to two tag sets")
+	}
+	other := callOptions([]CallOption{Tags("x")})
+	if c := e.tagsFor(&other); c == a || len(c.refs) != 2 {
+		t.Fatalf("other call tags share a tag set, or lost the function's tag: %v", c.refs)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { e.tagsFor(&cc) }); allocs != 0 {
+		t.Fatalf("resolving known call tags allocates %v times; want 0", allocs)
+	}
+}
