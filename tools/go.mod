@@ -1,6 +1,6 @@
 module github.com/redcache/redcache/tools
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
@@ -10,6 +10,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-redis/cache/v9 v9.0.0
 	github.com/go-redis/redis/v8 v8.11.5
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/mediocregopher/radix/v4 v4.1.4
 	github.com/redcache/redcache/codec v0.1.0
 	github.com/redcache/redcache/conn v0.1.0
@@ -19,6 +20,7 @@ require (
 	github.com/redcache/redcache/docs v0.1.0
 	github.com/redcache/redcache/ginadapter v0.1.0
 	github.com/redcache/redcache/paginate v0.1.0
+	github.com/redcache/redcache/sqlcache v0.1.0
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	golang.org/x/term v0.40.0
@@ -43,6 +45,9 @@ require (
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/golang/mock v1.6.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/jellydator/ttlcache/v2 v2.11.1 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.17.6 // indirect
@@ -74,8 +79,8 @@ require (
 	golang.org/x/exp v0.0.0-20250408133849-7e4ce0ab07d0 // indirect
 	golang.org/x/net v0.51.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.34.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
 	modernc.org/libc v1.76.0 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
@@ -92,4 +97,5 @@ replace (
 	github.com/redcache/redcache/docs => ../docs
 	github.com/redcache/redcache/ginadapter => ../ginadapter
 	github.com/redcache/redcache/paginate => ../paginate
+	github.com/redcache/redcache/sqlcache => ../sqlcache
 )

@@ -169,6 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"stampede", stampede},
 		{"batch of 100", batch},
 		{"SQL query", sqlQuery},
+		{"sqlcache queries", sqlcacheQueries},
 		{"page fetch at depth", pageFetch},
 		{"HTTP route", httpRoute},
 		{"gin response cache", ginResponses},

@@ -25,7 +25,7 @@ func TestRunTiny(t *testing.T) {
 		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
 	}
 
-	wantTables := []string{"hit1", "hit64", "miss", "zipf", "stampede", "batch", "sql", "paginate", "http", "ginresp"}
+	wantTables := []string{"hit1", "hit64", "miss", "zipf", "stampede", "batch", "sql", "sqlcache", "paginate", "http", "ginresp"}
 	if len(rep.Tables) != len(wantTables) {
 		t.Errorf("got %d tables, want %d", len(rep.Tables), len(wantTables))
 	}
