@@ -90,7 +90,8 @@ trap cleanup EXIT
 
 if ((DRY)); then
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/redcache-release.XXXXXX")
-	log "dry run: rehearsing in a throw-away clone of $REPO at $(git -C "$REPO" rev-parse --short HEAD) ($TMP/repo)"
+	log "dry run: rehearsing in a throw-away clone of $REPO at $(git -C "$REPO" rev-parse --short HEAD) ($TMP/repo);"
+	log "         what is not committed in $REPO is not part of it"
 	git clone -q --no-hardlinks "$REPO" "$TMP/repo"
 	WORK=$TMP/repo
 	# The clone's commit and tags need a name, which a CI machine may lack.
