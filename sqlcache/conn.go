@@ -474,9 +474,11 @@ func (c *conn) query(ctx context.Context, text string, args []driver.NamedValue,
 	switch {
 	case err == nil:
 		return &cachedRows{res: res, cfg: c.cn.cfg}, nil
-	case errors.Is(err, errTooLarge), errors.Is(err, errAbandoned):
-		// Not cacheable, or the load's connection went away: this call
-		// asks the database itself.
+	case errors.Is(err, errTooLarge), errors.Is(err, errAbandoned),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// Not cacheable, the load's connection went away, or the load
+		// ended with the context of the caller that started it (which
+		// gave up): this call asks the database itself.
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
