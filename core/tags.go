@@ -232,8 +232,8 @@ func knownGeneration(d conn.Driver, st *genState, tags *tagSet) uint64 {
 // cannot be read fails the call's lookup, which then loads without
 // storing.
 func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags *tagSet, now int64, force bool) (uint64, error) {
-	if tags != nil {
-		e.prefetch(ctx, rctx, d, st, tags.refs, now, force)
+	if tags != nil && e.prefetch(ctx, rctx, d, st, tags.refs, now, force) {
+		force = false // every part was just read from Redis
 	}
 	gen, err := e.generation(ctx, rctx, d, b, st, now, force)
 	if err != nil || tags == nil {
@@ -258,8 +258,9 @@ func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *
 // generation. It claims each read as [engine.generationAt] does, so that
 // only one caller reads each, and leaves the generations it did not read
 // (claimed by another caller, failed, behind a breaker that is not
-// closed) to generationAt, which goes on as without it.
-func (e *engine[V]) prefetch(ctx, rctx context.Context, d conn.Driver, st *genState, tags []*tagRef, now int64, force bool) {
+// closed) to generationAt, which goes on as without it. It reports
+// whether it read every part, the function's and each tag's.
+func (e *engine[V]) prefetch(ctx, rctx context.Context, d conn.Driver, st *genState, tags []*tagRef, now int64, force bool) (all bool) {
 	type part struct {
 		st   *genState
 		key  string
@@ -284,12 +285,12 @@ func (e *engine[V]) prefetch(ctx, rctx context.Context, d conn.Driver, st *genSt
 		consider(t.gens.of(d), t.key)
 	}
 	if len(parts) < 2 {
-		return
+		return false
 	}
 	for i := range parts {
 		gb := e.m.breakerForKey(&e.cfg, d, parts[i].key)
 		if gb != nil && BreakerState(gb.state.Load()) != BreakerClosed {
-			return // the breakers' probes are generationAt's to make
+			return false // the breakers' probes are generationAt's to make
 		}
 		parts[i].gb = gb
 	}
@@ -311,8 +312,9 @@ func (e *engine[V]) prefetch(ctx, rctx context.Context, d conn.Driver, st *genSt
 		claimed = append(claimed, p)
 	}
 	if len(claimed) == 0 {
-		return
+		return false
 	}
+	all = len(claimed) == len(tags)+1
 	cmds := make([]*conn.Cmd, len(claimed))
 	for i, p := range claimed {
 		cmds[i] = conn.NewCmd("GET", p.key)
@@ -338,6 +340,7 @@ func (e *engine[V]) prefetch(ctx, rctx context.Context, d conn.Driver, st *genSt
 			e.m.redisResult(ctx, &e.cfg, d, p.gb, OpGeneration, e.name, p.key, err)
 		}
 		if err != nil {
+			all = false
 			if p.seen != 0 {
 				// As generationAt: the last generation read goes on, and
 				// the next read waits for the retry interval.
@@ -351,6 +354,7 @@ func (e *engine[V]) prefetch(ctx, rctx context.Context, d conn.Driver, st *genSt
 			p.done() // a first read that failed is tried again by generationAt
 		}
 	}
+	return all
 }
 
 // parseGeneration reads a generation from a pipeline's reply. As in

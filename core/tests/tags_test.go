@@ -542,3 +542,48 @@ func TestTagInvalidateBetweenCheckAndWrite(t *testing.T) {
 		})
 	}
 }
+
+// An entry written in newer generations than this process knows (another
+// process invalidated a tag and stored again) makes the call re-read
+// every part: in one pipeline, not one round trip each, and only once.
+func TestTagNewerEntryReadsGenerationsTogether(t *testing.T) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		prefix := uniquePrefix(t)
+		var loads atomic.Int32
+		fn := func(context.Context, int) (int32, error) { return loads.Add(1), nil }
+		tags := core.WithTags("a", "b", "c")
+		other := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(prefix))
+		t.Cleanup(func() { other.Close() })
+		getOther := core.Memoize(other, "newer", fn, tags)
+		h := tagHookDriver{newHookDriver(d)}
+		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(prefix), core.WithGenerationRefresh(time.Hour))
+		t.Cleanup(func() { m.Close() })
+		get := core.Memoize(m, "newer", fn, tags)
+		if v, err := get.Get(ctx, 1); err != nil || v != 1 {
+			t.Fatalf("Get = %d, %v; want 1", v, err)
+		}
+		if err := other.InvalidateTag(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := getOther.Get(ctx, 1); err != nil || v != 2 {
+			t.Fatalf("other Get = %d, %v; want a load (2)", v, err)
+		}
+		var pipelines, genGets atomic.Int32
+		h.setBefore(func(_ context.Context, op, key string) error {
+			switch {
+			case op == "pipeline" && isTagKey(key):
+				pipelines.Add(1)
+			case op == "get" && (isTagKey(key) || strings.HasSuffix(key, "~gen")):
+				genGets.Add(1)
+			}
+			return nil
+		})
+		if v, err := get.Get(ctx, 1); err != nil || v != 2 {
+			t.Fatalf("Get of the newer entry = %d, %v; want the other process's 2, a hit", v, err)
+		}
+		if p, g := pipelines.Load(), genGets.Load(); p != 1 || g != 0 {
+			t.Fatalf("%d pipelines and %d single generation reads; want 1 and 0", p, g)
+		}
+	})
+}
