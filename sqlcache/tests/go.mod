@@ -12,6 +12,7 @@ replace (
 )
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redcache/redcache/conn v0.1.0
 	github.com/redcache/redcache/conn/goredis v0.1.0
