@@ -237,8 +237,8 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 		return v, statusMiss, nil // invalidated
 	}
 	if ent.Generation != gen {
-		if ent.Generation < gen {
-			return v, statusMiss, nil // invalidated
+		if ent.Generation < gen && p.tags == nil {
+			return v, statusMiss, nil // invalidated (a tagged value's generation is a hash: no order)
 		}
 		// Written in a newer generation than this process knows: another
 		// process invalidated. Learn the generation now.

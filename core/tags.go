@@ -23,19 +23,21 @@ import (
 // adopted only forward, re-read by one caller per refresh interval, and
 // announced on the invalidation channel when it moves.
 //
-// A value's generation is the sum of its function's generation and of
-// the generations of every tag it carries. Generations only move
-// forward, so a sum moves whenever one of its parts does: an entry
-// written before a tag was invalidated has a smaller sum than a reader
-// that knows the new tag generation, and reads as a miss, exactly as an
-// entry of an older function generation does. Nothing about tags is
-// written into the entry or the key: the entry's generation field holds
-// the sum, and the key does not change, so Invalidate and Set reach a
-// tagged value by its arguments alone. The sum is computed from the
-// cached generations, so a hit reads no tag key; the fence that keeps a
-// load from storing after an InvalidateAll (the generation read again
-// before the store) reads the tags' generations too, so a load in flight
-// when one of its tags is invalidated does not store its value.
+// A tagged value's generation is a hash of its function's generation
+// and of the generations of every tag it carries (see mixGeneration):
+// when any of them moves, the hash changes, and an entry written before
+// a tag was invalidated reads as a miss for a reader that knows the new
+// tag generation. A hash has no order, so an entry whose generation is
+// not the reader's makes the reader re-read every part once (one
+// pipeline) before it calls it a miss: the entry may be newer than what
+// the reader knows. Nothing about tags is written into the entry or the
+// key: the entry's generation field holds the hash, and the key does not
+// change, so Invalidate and Set reach a tagged value by its arguments
+// alone. The hash is computed from the cached generations, so a hit
+// reads no tag key; the fence that keeps a load from storing after an
+// InvalidateAll (the generation read again before the store) reads the
+// tags' generations too, so a load in flight when one of its tags is
+// invalidated does not store its value.
 
 // tagRef is one tag under one prefix: its generation key, and what this
 // process knows of that generation on each Redis.
@@ -134,12 +136,30 @@ func (m *Manager) tagRef(prefix, tag string) *tagRef {
 }
 
 // tagSet is the tags of a value: their records, and a fingerprint of
-// the set added to the value's generation, so that an entry written with
-// other tags never has the generation a reader computes, even when the
-// generations of two different tags happen to be equal.
+// the set that starts the value's generation (see mixGeneration), so
+// that an entry written with other tags never has the generation a
+// reader computes.
 type tagSet struct {
 	refs []*tagRef
 	salt uint64
+}
+
+// mixGeneration folds one generation into a tagged value's generation. A
+// tagged value's generation is a hash of the sequence of the function's
+// generation and its tags' generations (in the order of their keys),
+// started from the tag set's fingerprint: mixGeneration(...
+// mixGeneration(salt, function), tag1 ..., tagN). It is a bijection of h
+// for a given g and of g for a given h, so two vectors that differ in
+// one place always differ, and two that differ in several collide only
+// by chance (1 in 2^64). A sum would not do: a process that knows one
+// tag's new generation and another's old one can compute the sum of an
+// entry written with the opposite knowledge.
+func mixGeneration(h, g uint64) uint64 {
+	h = (h ^ g) * 0x9e3779b97f4a7c15
+	h ^= h >> 32
+	h *= 0xd6e8feb86659fd93
+	h ^= h >> 32
+	return h
 }
 
 // tagRefs returns the tag set of tags (normalized) under prefix, nil when
@@ -219,16 +239,16 @@ func knownGeneration(d conn.Driver, st *genState, tags *tagSet) uint64 {
 	if tags == nil {
 		return gen
 	}
-	gen += tags.salt
+	gen = mixGeneration(tags.salt, gen)
 	for _, t := range tags.refs {
-		gen += t.gens.of(d).gen.Load()
+		gen = mixGeneration(gen, t.gens.of(d).gen.Load())
 	}
 	return gen
 }
 
-// fullGeneration is [engine.generation] for a value with tags: the sum of
-// the function's generation and of its tags', each read, cached and
-// failing open as the function's is. A tag generation never read that
+// fullGeneration is [engine.generation] for a value with tags: the
+// function's generation and its tags' mixed (see mixGeneration), each
+// read, cached and failing open as the function's is. A tag generation never read that
 // cannot be read fails the call's lookup, which then loads without
 // storing.
 func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags *tagSet, now int64, force bool) (uint64, error) {
@@ -239,13 +259,13 @@ func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *
 	if err != nil || tags == nil {
 		return gen, err
 	}
-	gen += tags.salt
+	gen = mixGeneration(tags.salt, gen)
 	for _, t := range tags.refs {
 		tg, err := e.generationAt(ctx, rctx, d, b, t.gens.of(d), t.key, now, force)
 		if err != nil {
 			return 0, err
 		}
-		gen += tg
+		gen = mixGeneration(gen, tg)
 	}
 	return gen, nil
 }
@@ -433,7 +453,7 @@ func (e *engine[V]) readGenerations(ctx, rctx context.Context, d conn.Driver, b 
 			gen = e.parseGeneration(ctx, d, keys[i], c.Reply)
 		}
 		states[i].adopt(gen, now)
-		sum += gen
+		sum = mixGeneration(sum, gen)
 	}
 	b.success()
 	return sum, nil

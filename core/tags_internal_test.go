@@ -137,3 +137,24 @@ func TestTagSetCache(t *testing.T) {
 		t.Fatalf("resolving known call tags allocates %v times; want 0", allocs)
 	}
 }
+
+// A process that knows one tag's new generation and another's old one
+// never computes the generation of an entry written by a process with
+// the opposite knowledge (the tag soak found this of a plain sum).
+func TestTagGenerationsDoNotMask(t *testing.T) {
+	m := New()
+	d1, d2 := &struct{ conn.Driver }{}, &struct{ conn.Driver }{}
+	var st genState
+	st.adopt(5, 1)
+	set := m.tagRefs("cache", []string{"all", "key"})
+	// d1 stands for the writer's knowledge, d2 for the reader's.
+	set.refs[0].gens.of(d1).adopt(101, 1) // all: new
+	set.refs[1].gens.of(d1).adopt(200, 1) // key: old
+	set.refs[0].gens.of(d2).adopt(100, 1) // all: old
+	set.refs[1].gens.of(d2).adopt(201, 1) // key: new
+	var st2 genState
+	st2.adopt(5, 1)
+	if knownGeneration(d1, &st, set) == knownGeneration(d2, &st2, set) {
+		t.Fatal("(all 101, key 200) and (all 100, key 201) give one value generation")
+	}
+}
