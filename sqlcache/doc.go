@@ -44,5 +44,27 @@
 //
 // Inside a transaction, reads bypass the cache (they see the
 // transaction's own writes) and the writes invalidate at Commit, not at
-// Rollback.
+// Rollback. Other processes see an invalidation within their
+// core.WithGenerationRefresh interval; a load in flight when its tables
+// were invalidated returns its rows but does not store them.
+//
+// # Results
+//
+// A cached result keeps its column names, each column's database type
+// name, nullability, length, precision, scale and scan type as the driver
+// gave them, and every value exactly (int64, float64, bool, []byte,
+// string, time.Time with its location, nil; other types through
+// WithValueCodec). A result over WithMaxRows or WithMaxBytes, or with
+// several result sets, is returned whole and not cached. Concurrent
+// identical cached queries make one database query per process.
+//
+// One, List and ByID read objects through cached queries with a scan
+// function.
+//
+// # Redis trouble
+//
+// Every query returns the database's answer whatever Redis does: a read
+// that cannot use Redis goes to the database, and the trouble goes to the
+// Manager's error handler and stats; a write whose invalidation fails
+// succeeds, and the failure goes to WithErrorHandler as ErrInvalidation.
 package sqlcache
