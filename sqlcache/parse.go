@@ -512,6 +512,15 @@ func writeTargets(stmt []token) ([]string, bool) {
 			} else {
 				target(i + 1) // MySQL's DELETE t FROM ..., or a lone DELETE t
 			}
+		case "into":
+			// SELECT ... INTO: a new table (PostgreSQL, SQL Server) or
+			// variables (MySQL): not a read to cache, and its target is
+			// not parsed.
+			if prev != "insert" && prev != "replace" && prev != "upsert" && prev != "merge" && prev != "ignore" &&
+				prev != "low_priority" && prev != "delayed" && prev != "high_priority" &&
+				!(i >= 2 && isWord(toks, i-2, "or")) {
+				ok = false
+			}
 		case "merge":
 			if isWord(toks, i+1, "into") {
 				target(i + 2)

@@ -109,7 +109,9 @@ func TestClassify(t *testing.T) {
 		{sql: "SELECT ';' FROM a WHERE b = 'DELETE FROM x'", tables: []string{"a"}},
 		{sql: "/* DELETE FROM x */ SELECT * FROM a -- UPDATE y SET", tables: []string{"a"}},
 		{sql: "EXPLAIN ANALYZE DELETE FROM a", write: true, tables: []string{"a"}},
-		{sql: "SET search_path = x", unknown: true}, // reads no table: were it cached, any write would drop it
+		{sql: "SET search_path = x", unknown: true},
+		{sql: "SELECT * INTO archive FROM orders", write: true, unknown: true},
+		{sql: "insert ignore into t values (1)", write: true, tables: []string{"t"}}, // reads no table: were it cached, any write would drop it
 	}
 	for _, c := range cases {
 		st := classify(lex(c.sql))

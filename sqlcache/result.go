@@ -432,7 +432,14 @@ func (r *cachedRows) Next(dest []driver.Value) error {
 	if r.pos >= len(r.res.rows) {
 		return io.EOF
 	}
-	copy(dest, r.res.rows[r.pos])
+	// A result may be shared (callers of one load, a near cache): each
+	// reader gets bytes of its own, which a sql.RawBytes may change.
+	for i, v := range r.res.rows[r.pos] {
+		if b, ok := v.([]byte); ok && b != nil {
+			v = append(make([]byte, 0, len(b)), b...)
+		}
+		dest[i] = v
+	}
 	r.pos++
 	return nil
 }

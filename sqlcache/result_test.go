@@ -88,3 +88,22 @@ func TestResultRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedRowsOwnBytes: a reader that changes the bytes it got (a
+// sql.RawBytes) does not change the result another reader shares.
+func TestCachedRowsOwnBytes(t *testing.T) {
+	res := &result{cols: []column{{name: "b"}}, rows: [][]driver.Value{{[]byte("abc")}}}
+	first := &cachedRows{res: res}
+	dest := make([]driver.Value, 1)
+	if err := first.Next(dest); err != nil {
+		t.Fatal(err)
+	}
+	dest[0].([]byte)[0] = 'X'
+	second := &cachedRows{res: res}
+	if err := second.Next(dest); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(dest[0].([]byte)); got != "abc" {
+		t.Fatalf("the second reader got %q", got)
+	}
+}
