@@ -366,6 +366,9 @@ func (c *conn) wrote(ctx context.Context, tags []string) {
 
 func (cn *Connector) invalidateOrReport(ctx context.Context, tags []string) {
 	err := cn.invalidate(ctx, tags)
+	if err != nil {
+		cn.failedInvalidations.Add(1)
+	}
 	if err != nil && cn.cfg.onError != nil {
 		cn.cfg.onError(ctx, &core.Error{
 			Op:   "invalidate",

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/redcache/redcache/core"
 )
@@ -20,6 +21,23 @@ type Connector struct {
 	m    *core.Manager
 	cfg  *config
 	memo *core.Memo[query, *result]
+
+	failedInvalidations atomic.Uint64
+}
+
+// Stats are a Connector's counters.
+type Stats struct {
+	// Cache are the counters of the memoized function that caches the
+	// results: hits, misses, loads, Redis errors...
+	Cache core.Stats
+	// FailedInvalidations counts the writes whose invalidation failed
+	// (Redis down): their tables' cached results stayed until their ttl.
+	FailedInvalidations uint64
+}
+
+// Stats returns the Connector's counters.
+func (c *Connector) Stats() Stats {
+	return Stats{Cache: c.memo.Stats(), FailedInvalidations: c.failedInvalidations.Load()}
 }
 
 var (

@@ -68,7 +68,9 @@ func WithMaxBytes(n int) Option {
 }
 
 // WithErrorHandler sets the function told about this package's own
-// trouble: a write whose invalidation failed ([ErrInvalidation]). The
+// trouble: a write whose invalidation failed ([ErrInvalidation]), which
+// Connector.Stats counts too. Give it the handler given to the Manager
+// (core.WithErrorHandler) to hear all trouble in one place. The
 // cache's trouble while reading and writing results (Redis down, a value
 // without codec) goes to the Manager's handler (core.WithErrorHandler).
 func WithErrorHandler(h core.ErrorHandler) Option {

@@ -241,6 +241,9 @@ func TestRedisDown(t *testing.T) {
 				if coreReports.Load() == 0 || sqlReports.Load() == 0 {
 					t.Fatalf("reports: core %d, sqlcache %d; want both", coreReports.Load(), sqlReports.Load())
 				}
+				if st := c.Stats(); st.FailedInvalidations != 5 || st.Cache.RedisErrors == 0 && st.Cache.Bypassed == 0 {
+					t.Fatalf("stats: %d failed invalidations (want 5), %d Redis errors, %d bypassed", st.FailedInvalidations, st.Cache.RedisErrors, st.Cache.Bypassed)
+				}
 			})
 		}
 	}
