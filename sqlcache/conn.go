@@ -382,7 +382,7 @@ func (cn *Connector) invalidateOrReport(ctx context.Context, tags []string) {
 // its tables are invalidated when they are closed, once the statement
 // is over.
 type writeRows struct {
-	driver.Rows
+	passRows
 	c    *conn
 	ctx  context.Context
 	tags []string
@@ -448,7 +448,7 @@ func (c *conn) query(ctx context.Context, text string, args []driver.NamedValue,
 			c.wrote(ctx, tags)
 			return nil, err
 		}
-		return &writeRows{Rows: rows, c: c, ctx: context.WithoutCancel(ctx), tags: tags}, nil
+		return &writeRows{passRows: passRows{rows}, c: c, ctx: context.WithoutCancel(ctx), tags: tags}, nil
 	}
 	ttl := ctxTTL(ctx)
 	if ann.ttl > 0 {
@@ -542,13 +542,13 @@ func (cn *Connector) load(ctx context.Context, q query) (*result, error) {
 		}
 		res.rows = append(res.rows, row)
 		if len(res.rows) > cn.cfg.maxRows || size > cn.cfg.maxBytes {
-			q.cl.pending = &replayRows{Rows: rows, buf: res.rows}
+			q.cl.pending = &replayRows{passRows: passRows{rows}, buf: res.rows}
 			return nil, errTooLarge
 		}
 	}
 	if m, ok := rows.(driver.RowsNextResultSet); ok && m.HasNextResultSet() {
 		// More result sets: passed through, uncached.
-		q.cl.pending = &replayRows{Rows: rows, buf: res.rows}
+		q.cl.pending = &replayRows{passRows: passRows{rows}, buf: res.rows}
 		return nil, errTooLarge
 	}
 	if err := rows.Close(); err != nil {
@@ -557,10 +557,75 @@ func (cn *Connector) load(ctx context.Context, q query) (*result, error) {
 	return res, nil
 }
 
+// passRows pass the driver's rows on, with every optional rows
+// interface: the base's answer where it has one, database/sql's default
+// where it has none.
+type passRows struct {
+	driver.Rows
+}
+
+var (
+	_ driver.RowsNextResultSet              = passRows{}
+	_ driver.RowsColumnTypeDatabaseTypeName = passRows{}
+	_ driver.RowsColumnTypeScanType         = passRows{}
+	_ driver.RowsColumnTypeLength           = passRows{}
+	_ driver.RowsColumnTypeNullable         = passRows{}
+	_ driver.RowsColumnTypePrecisionScale   = passRows{}
+)
+
+func (r passRows) HasNextResultSet() bool {
+	if m, ok := r.Rows.(driver.RowsNextResultSet); ok {
+		return m.HasNextResultSet()
+	}
+	return false
+}
+
+func (r passRows) NextResultSet() error {
+	if m, ok := r.Rows.(driver.RowsNextResultSet); ok {
+		return m.NextResultSet()
+	}
+	return io.EOF
+}
+
+func (r passRows) ColumnTypeDatabaseTypeName(i int) string {
+	if m, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return m.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r passRows) ColumnTypeScanType(i int) reflect.Type {
+	if m, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
+		return m.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
+}
+
+func (r passRows) ColumnTypeLength(i int) (int64, bool) {
+	if m, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
+		return m.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+func (r passRows) ColumnTypeNullable(i int) (bool, bool) {
+	if m, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
+		return m.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+func (r passRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	if m, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return m.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
+}
+
 // replayRows are rows a load began to read and could not cache: the rows
 // it read, then the rest from the database.
 type replayRows struct {
-	driver.Rows
+	passRows
 	buf [][]driver.Value
 }
 
@@ -573,52 +638,7 @@ func (r *replayRows) Next(dest []driver.Value) error {
 	return r.Rows.Next(dest)
 }
 
-func (r *replayRows) HasNextResultSet() bool {
-	if m, ok := r.Rows.(driver.RowsNextResultSet); ok {
-		return m.HasNextResultSet()
-	}
-	return false
-}
-
 func (r *replayRows) NextResultSet() error {
 	r.buf = nil
-	if m, ok := r.Rows.(driver.RowsNextResultSet); ok {
-		return m.NextResultSet()
-	}
-	return io.EOF
-}
-
-func (r *replayRows) ColumnTypeDatabaseTypeName(i int) string {
-	if m, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		return m.ColumnTypeDatabaseTypeName(i)
-	}
-	return ""
-}
-
-func (r *replayRows) ColumnTypeScanType(i int) reflect.Type {
-	if m, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
-		return m.ColumnTypeScanType(i)
-	}
-	return reflect.TypeFor[any]()
-}
-
-func (r *replayRows) ColumnTypeLength(i int) (int64, bool) {
-	if m, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
-		return m.ColumnTypeLength(i)
-	}
-	return 0, false
-}
-
-func (r *replayRows) ColumnTypeNullable(i int) (bool, bool) {
-	if m, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
-		return m.ColumnTypeNullable(i)
-	}
-	return false, false
-}
-
-func (r *replayRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
-	if m, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
-		return m.ColumnTypePrecisionScale(i)
-	}
-	return 0, 0, false
+	return r.passRows.NextResultSet()
 }
