@@ -38,6 +38,14 @@ var (
 	connectorInterfaces = []reflect.Type{
 		reflect.TypeFor[io.Closer](),
 	}
+	rowsInterfaces = []reflect.Type{
+		reflect.TypeFor[driver.RowsNextResultSet](),
+		reflect.TypeFor[driver.RowsColumnTypeDatabaseTypeName](),
+		reflect.TypeFor[driver.RowsColumnTypeScanType](),
+		reflect.TypeFor[driver.RowsColumnTypeLength](),
+		reflect.TypeFor[driver.RowsColumnTypeNullable](),
+		reflect.TypeFor[driver.RowsColumnTypePrecisionScale](),
+	}
 )
 
 // TestOptionalInterfaces: whatever optional interface a base connector,
@@ -84,6 +92,34 @@ func TestOptionalInterfaces(t *testing.T) {
 			}
 			defer ws.Close()
 			check("stmt", stmtInterfaces, bs, ws)
+
+			query := func(c driver.Conn, ctx context.Context, q string) driver.Rows {
+				t.Helper()
+				rows, err := c.(driver.QueryerContext).QueryContext(ctx, q, nil)
+				if err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+				return rows
+			}
+			if _, err := bc.(driver.ExecerContext).ExecContext(ctx, "CREATE TABLE r (id INTEGER)", nil); err != nil {
+				t.Fatal(err)
+			}
+			baseRows := query(bc, ctx, "SELECT 1 AS one")
+			_ = baseRows.Close() // its type is what counts
+			for _, w := range []struct {
+				name string
+				ctx  context.Context
+				q    string
+			}{
+				{"uncached rows", ctx, "SELECT 1 AS one"},
+				{"cached rows (load)", sqlcache.Cache(ctx, time.Minute), "SELECT 2 AS two"},
+				{"cached rows (hit)", sqlcache.Cache(ctx, time.Minute), "SELECT 2 AS two"},
+				{"RETURNING rows", ctx, "INSERT INTO r (id) VALUES (1) RETURNING id"},
+			} {
+				rows := query(wc, w.ctx, w.q)
+				check(w.name, rowsInterfaces, baseRows, rows)
+				_ = rows.Close()
+			}
 		})
 	}
 }
