@@ -246,12 +246,42 @@ func knownGeneration(d conn.Driver, st *genState, tags *tagSet) uint64 {
 	return gen
 }
 
+// recentRead is how recent a read of every part of a tagged value's
+// generation must be for a call not to read them again when it meets an
+// entry of other generations: right after an InvalidateTag, every key's
+// first read meets one, and each would cost a pipeline. An entry that
+// is really newer than what the process knows (another process
+// invalidated and stored since) costs a load instead, whose store check
+// learns the new generations for every later call of the process.
+const recentRead = time.Second
+
+// readRecently reports whether every part of a tagged value's generation
+// was read from Redis (or bumped by this process) within recentRead.
+func readRecently(d conn.Driver, st *genState, tags *tagSet, now int64) bool {
+	fresh := func(s *genState) bool {
+		seen := s.seen.Load()
+		return seen > 1 && now-seen < int64(recentRead)
+	}
+	if !fresh(st) {
+		return false
+	}
+	for _, t := range tags.refs {
+		if !fresh(t.gens.of(d)) {
+			return false
+		}
+	}
+	return true
+}
+
 // fullGeneration is [engine.generation] for a value with tags: the
 // function's generation and its tags' mixed (see mixGeneration), each
-// read, cached and failing open as the function's is. A tag generation never read that
-// cannot be read fails the call's lookup, which then loads without
-// storing.
+// read, cached and failing open as the function's is. A tag generation
+// never read that cannot be read fails the call's lookup, which then
+// loads without storing.
 func (e *engine[V]) fullGeneration(ctx, rctx context.Context, d conn.Driver, b *breaker, st *genState, tags *tagSet, now int64, force bool) (uint64, error) {
+	if force && tags != nil && readRecently(d, st, tags, now) {
+		force = false
+	}
 	if tags != nil && e.prefetch(ctx, rctx, d, st, tags.refs, now, force) {
 		force = false // every part was just read from Redis
 	}

@@ -544,9 +544,12 @@ func TestTagInvalidateBetweenCheckAndWrite(t *testing.T) {
 }
 
 // An entry written in newer generations than this process knows (another
-// process invalidated a tag and stored again) makes the call re-read
-// every part: in one pipeline, not one round trip each, and only once.
-func TestTagNewerEntryReadsGenerationsTogether(t *testing.T) {
+// process invalidated a tag and stored again): a process that read its
+// generations within the last second loads once, stores nothing over the
+// newer entry, and learns the generations in its store check, so that
+// its next call hits; one that read them longer ago re-reads every part
+// first, in one pipeline, and hits at once.
+func TestTagNewerEntry(t *testing.T) {
 	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		prefix := uniquePrefix(t)
@@ -560,15 +563,6 @@ func TestTagNewerEntryReadsGenerationsTogether(t *testing.T) {
 		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(prefix), core.WithGenerationRefresh(time.Hour))
 		t.Cleanup(func() { m.Close() })
 		get := core.Memoize(m, "newer", fn, tags)
-		if v, err := get.Get(ctx, 1); err != nil || v != 1 {
-			t.Fatalf("Get = %d, %v; want 1", v, err)
-		}
-		if err := other.InvalidateTag(ctx, "b"); err != nil {
-			t.Fatal(err)
-		}
-		if v, err := getOther.Get(ctx, 1); err != nil || v != 2 {
-			t.Fatalf("other Get = %d, %v; want a load (2)", v, err)
-		}
 		var pipelines, genGets atomic.Int32
 		h.setBefore(func(_ context.Context, op, key string) error {
 			switch {
@@ -579,11 +573,79 @@ func TestTagNewerEntryReadsGenerationsTogether(t *testing.T) {
 			}
 			return nil
 		})
-		if v, err := get.Get(ctx, 1); err != nil || v != 2 {
-			t.Fatalf("Get of the newer entry = %d, %v; want the other process's 2, a hit", v, err)
+		expect := func(what string, want, wantPipelines int32) {
+			t.Helper()
+			pipelines.Store(0)
+			genGets.Store(0)
+			if v, err := get.Get(ctx, 1); err != nil || v != want {
+				t.Fatalf("%s: Get = %d, %v; want %d", what, v, err, want)
+			}
+			if p, g := pipelines.Load(), genGets.Load(); p != wantPipelines || g != 0 {
+				t.Fatalf("%s: %d pipelines and %d single generation reads; want %d and 0", what, p, g, wantPipelines)
+			}
 		}
-		if p, g := pipelines.Load(), genGets.Load(); p != 1 || g != 0 {
-			t.Fatalf("%d pipelines and %d single generation reads; want 1 and 0", p, g)
+		newer := func(want int32) {
+			t.Helper()
+			if err := other.InvalidateTag(ctx, "b"); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := getOther.Get(ctx, 1); err != nil || v != want {
+				t.Fatalf("other Get = %d, %v; want a load (%d)", v, err, want)
+			}
+		}
+		if v, err := getOther.Get(ctx, 1); err != nil || v != 1 {
+			t.Fatalf("other Get = %d, %v; want 1", v, err)
+		}
+		expect("cold", 1, 1) // the generations read together, then a hit
+		newer(2)
+		expect("a newer entry, generations read just now", 3, 1) // a load, its store fenced
+		expect("the next call", 2, 0)                            // the other's entry, a hit
+		newer(4)
+		time.Sleep(1100 * time.Millisecond)
+		expect("a newer entry, generations read over a second ago", 4, 1) // one pipeline, a hit
+		if n := loads.Load(); n != 4 {
+			t.Fatalf("%d loads; want 4", n)
+		}
+	})
+}
+
+// Right after InvalidateTag, the misses of the process that invalidated
+// do not each read the generations again: they were just bumped there.
+func TestTagMissesAfterInvalidateReadNoGenerations(t *testing.T) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		h := tagHookDriver{newHookDriver(d)}
+		m := core.New(core.WithDriver(h), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)), core.WithGenerationRefresh(time.Hour))
+		t.Cleanup(func() { m.Close() })
+		var loads atomic.Int32
+		get := core.Memoize(m, "storm", func(_ context.Context, k int) (int32, error) { loads.Add(1); return int32(k), nil }, core.WithTags("s"))
+		const n = 5
+		for k := range n {
+			if _, err := get.Get(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.InvalidateTag(ctx, "s"); err != nil {
+			t.Fatal(err)
+		}
+		var pipelines atomic.Int32
+		h.setBefore(func(_ context.Context, op, key string) error {
+			if op == "pipeline" && isTagKey(key) {
+				pipelines.Add(1)
+			}
+			return nil
+		})
+		for k := range n {
+			if v, err := get.Get(ctx, k); err != nil || v != int32(k) {
+				t.Fatalf("Get(%d) = %d, %v", k, v, err)
+			}
+		}
+		if l := loads.Load(); l != 2*n {
+			t.Fatalf("%d loads; want %d: every value loaded again after InvalidateTag", l, 2*n)
+		}
+		// One pipeline per store (its check), none to re-read before.
+		if p := pipelines.Load(); p != n {
+			t.Fatalf("%d generation pipelines for %d misses after InvalidateTag; want %d, the stores' checks", p, n, n)
 		}
 	})
 }
