@@ -136,7 +136,7 @@ func sqlQuery(e *env) (*Table, error) {
 		Title: fmt.Sprintf("SQL query, cached and uncached, %d goroutines", e.p.sqlWorkers),
 		What: fmt.Sprintf("The ten dearest products of one of %d categories, from a SQLite table of %s rows without an index on the category "+
 			"(modernc.org/sqlite, pure Go, on a temporary file), through database/sql. The cached rows memoize the query function "+
-			"(core.Memoize; go-redis/cache Once), warmed before the clock starts. The sqlcache module has not landed yet: this is core.Memoize around a plain query.",
+			"(core.Memoize; go-redis/cache Once), warmed before the clock starts. This is core.Memoize around a plain query; the sqlcache table measures the database/sql wrapper.",
 			categories, thousands(float64(e.p.sqlRows))),
 		Rows: rows(subs)}, nil
 }
