@@ -25,7 +25,7 @@ func TestArgumentHashTagsOnRedis(t *testing.T) {
 			{"tagged prefix", "{" + uniquePrefix(t) + "}", true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				m := core.New(core.WithPrefix(tc.prefix), core.WithDriver(d))
+				m := core.New(core.WithPrefix(tc.prefix), core.WithDriver(d), core.WithTimeout(testTimeout))
 				memo := core.Memoize(m, "f", func(_ context.Context, s string) (string, error) { return "loaded " + s, nil })
 				slots := map[int64]bool{}
 				const n = 32
