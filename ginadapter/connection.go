@@ -3,6 +3,7 @@ package ginadapter
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,7 +16,7 @@ import (
 // middleware after it) uses d. It panics when d is nil, as conn.With
 // does: a nil driver would silently send the calls to another Redis.
 func Connection(d conn.Driver) gin.HandlerFunc {
-	if d == nil {
+	if isNil(d) {
 		panic(fmt.Errorf("redcache/ginadapter: Connection with a nil driver: %w", conn.ErrBadArg))
 	}
 	return func(c *gin.Context) {
@@ -32,11 +33,13 @@ func Connection(d conn.Driver) gin.HandlerFunc {
 // When choose returns an error, the request goes no further: it is
 // aborted with 400 Bad Request and the error is added to c.Errors, unless
 // choose aborted it already with a status of its own. A nil driver
-// without an error is refused the same way.
+// without an error is refused the same way, with ErrNoDriver, whether it
+// is an untyped nil or a nil pointer of a driver type (a nil
+// *goredis.Driver returned as a conn.Driver).
 func ConnectionFunc(choose func(c *gin.Context) (conn.Driver, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		d, err := choose(c)
-		if err == nil && d == nil {
+		if err == nil && isNil(d) {
 			err = ErrNoDriver
 		}
 		if err != nil {
@@ -49,4 +52,19 @@ func ConnectionFunc(choose func(c *gin.Context) (conn.Driver, error)) gin.Handle
 		c.Request = c.Request.WithContext(conn.With(c.Request.Context(), d))
 		c.Next()
 	}
+}
+
+// isNil reports whether d is nil, or holds a nil pointer (or another nil
+// value of a kind that can be nil): a chooser that returns a variable of
+// a driver's pointer type gives a non-nil interface holding nil, which
+// conn.With refuses with a panic.
+func isNil(d conn.Driver) bool {
+	if d == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(d); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
