@@ -115,8 +115,8 @@ func (rc *ResponseCache) serve(c *gin.Context, next func(*gin.Context)) {
 		rc.bypass(c, next)
 		return
 	}
-	ctx := r.Context()
-	d, err := conn.Resolve(ctx, rc.cfg.driver)
+	ctx := rc.context(r.Context())
+	d, err := rc.memo.Driver(ctx)
 	if err != nil {
 		rc.fail(c, err)
 		rc.bypass(c, next)
@@ -130,7 +130,7 @@ func (rc *ResponseCache) serve(c *gin.Context, next func(*gin.Context)) {
 	}
 	key := requestKey(r, rc.cfg.vary, user, gens)
 	if r.Method == http.MethodHead {
-		rc.head(c, next, key)
+		rc.head(c, ctx, next, key)
 		return
 	}
 
@@ -154,17 +154,29 @@ func (rc *ResponseCache) serve(c *gin.Context, next func(*gin.Context)) {
 	}
 	var shared *response
 	defer func() { rc.flights.finish(d, key, f, shared) }()
-	shared = rc.lead(c, next, key, user != "")
+	shared = rc.lead(c, ctx, next, key, user != "")
+}
+
+// context returns ctx with the driver of WithDriver, if any: the
+// responses, and everything the cache reads and writes itself, go to the
+// Redis the cache's memoized function resolves from it (the Manager's
+// core.WithDriver, else this one, else the request's, else the
+// connection stack's), so that they always share one Redis.
+func (rc *ResponseCache) context(ctx context.Context) context.Context {
+	if rc.cfg.driver != nil {
+		return conn.With(ctx, rc.cfg.driver)
+	}
+	return ctx
 }
 
 // lead looks key up and, on a miss, runs the handler and stores its
 // response; it returns the response waiters may share.
-func (rc *ResponseCache) lead(c *gin.Context, next func(*gin.Context), key string, hasUser bool) *response {
+func (rc *ResponseCache) lead(c *gin.Context, rctx context.Context, next func(*gin.Context), key string, hasUser bool) *response {
 	h := new(outcomeHolder)
 	// Without cancellation, core runs the loader on this goroutine (the
 	// request's), and a client that goes away does not leave a handler
 	// running on a gin.Context that was put back in its pool.
-	ctx := context.WithValue(context.WithoutCancel(c.Request.Context()), outcomeKey{}, h)
+	ctx := context.WithValue(context.WithoutCancel(rctx), outcomeKey{}, h)
 	var w *capture
 	var ran bool // the handler ran (w is nil when it panicked)
 	var fresh *response
@@ -218,8 +230,8 @@ func (rc *ResponseCache) getWith(ctx context.Context, key string, load func(cont
 // head answers a HEAD from a cached GET; on a miss the handler runs,
 // uncached: a handler may leave the body out of a HEAD, and that must
 // not become the body of later GETs.
-func (rc *ResponseCache) head(c *gin.Context, next func(*gin.Context), key string) {
-	resp, found, err := rc.memo.Peek(c.Request.Context(), key)
+func (rc *ResponseCache) head(c *gin.Context, ctx context.Context, next func(*gin.Context), key string) {
+	resp, found, err := rc.memo.Peek(ctx, key)
 	switch {
 	case err != nil:
 		rc.fail(c, err)

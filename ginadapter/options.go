@@ -116,9 +116,11 @@ func WithUser(user func(c *gin.Context) (id string, ok bool)) Option {
 	return func(c *config) { c.user = user }
 }
 
-// WithDriver makes the cache use d for its purge generations instead of
-// the driver the request's context carries (or the connection stack's).
-// Give the same driver as the Manager's core.WithDriver, if it has one.
+// WithDriver makes the cache keep its responses, and its purges, in d
+// instead of the Redis the request's context carries (or the connection
+// stack's). A Manager with a driver of its own (core.WithDriver) keeps
+// them in that one, as it does every value of its functions: the cache
+// always reads and writes where its memoized function does.
 func WithDriver(d conn.Driver) Option { return func(c *config) { c.driver = d } }
 
 // WithObserver adds an observer of the cache's memoized function (see

@@ -91,8 +91,10 @@ func (rc *ResponseCache) generations(ctx context.Context, d conn.Driver, route, 
 // PurgeRoute makes every cached response of the route (the pattern a
 // handler was registered with, gin's c.FullPath(), such as
 // "/users/:id") unreachable, in every process that uses a cache of the
-// same name on the same Redis. It uses the driver of ctx (or WithDriver's,
-// or the connection stack's), so that a tenant purges its own Redis.
+// same name on the same Redis. It uses the Redis the cached responses
+// are in: the Manager's core.WithDriver, else WithDriver's, else the
+// driver of ctx, else the connection stack's, so that a tenant purges
+// its own Redis.
 func (rc *ResponseCache) PurgeRoute(ctx context.Context, route string) error {
 	return rc.bump(ctx, rc.genBase+"route:"+route)
 }
@@ -108,7 +110,7 @@ func (rc *ResponseCache) PurgePrefix(ctx context.Context, prefix string) error {
 }
 
 func (rc *ResponseCache) bump(ctx context.Context, key string) error {
-	d, err := conn.Resolve(ctx, rc.cfg.driver)
+	d, err := rc.memo.Driver(rc.context(ctx))
 	if err != nil {
 		return fmt.Errorf("redcache/ginadapter: purge: %w", err)
 	}

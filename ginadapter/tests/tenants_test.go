@@ -121,3 +121,33 @@ func TestRedisDown(t *testing.T) {
 		})
 	}
 }
+
+// TestManagerDriver: a Manager with a driver of its own (core.WithDriver)
+// and no driver in the request's context nor on the connection stack:
+// the cache stores, serves and purges its responses in the Manager's
+// Redis, with no ginadapter.WithDriver.
+func TestManagerDriver(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		m := newManager(t, core.WithDriver(d))
+		rc := ginadapter.NewCache(m, time.Minute, ginadapter.WithName(unique(t)), ginadapter.WithTimeout(5*time.Second))
+		r := gin.New()
+		var runs counter
+		r.GET("/a/:id", rc.Wrap(func(c *gin.Context) { c.String(http.StatusOK, "run %d", runs.inc()) }))
+		s := serve(t, r)
+		wantCache(t, do(t, "GET", s.URL+"/a/1"), ginadapter.Miss)
+		if res := do(t, "GET", s.URL+"/a/1"); res.header.Get("X-Cache") != ginadapter.Hit || res.body != "run 1" {
+			t.Fatalf("second GET: %s %q, want HIT \"run 1\"", res.header.Get("X-Cache"), res.body)
+		}
+		if err := rc.PurgePrefix(context.Background(), "/a"); err != nil {
+			t.Fatalf("PurgePrefix with the Manager's driver: %v", err)
+		}
+		if res := do(t, "GET", s.URL+"/a/1"); res.header.Get("X-Cache") != ginadapter.Miss || res.body != "run 2" {
+			t.Fatalf("after the purge: %s %q, want MISS \"run 2\"", res.header.Get("X-Cache"), res.body)
+		}
+		wantCache(t, do(t, "GET", s.URL+"/a/1"), ginadapter.Hit)
+		if err := rc.PurgeRoute(context.Background(), "/a/:id"); err != nil {
+			t.Fatalf("PurgeRoute with the Manager's driver: %v", err)
+		}
+		wantCache(t, do(t, "GET", s.URL+"/a/1"), ginadapter.Miss)
+	})
+}
