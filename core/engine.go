@@ -61,7 +61,7 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	}
 	e.base = []byte(e.cfg.prefix + ":" + name + ":")
 	e.genKey = generationKey(e.cfg.prefix, name)
-	e.tags = m.tagRefs(e.cfg.prefix, e.cfg.tags)
+	e.tags = m.tagRefs(e.cfg.prefix, e.cfg.tags, 0, true)
 	w := weakEngine[V]{weak.Make(e)}
 	m.register(e.cfg.prefix+":"+name, w)
 	if e.cfg.nearSize > 0 {

@@ -24,9 +24,9 @@ type Manager struct {
 	stats     counters
 
 	near     *nearHub
-	tags     sync.Map   // tag generation key -> *tagRef (tags.go)
-	breaker  *breaker   // for the Manager's own fixed driver, on a single node
-	breakers breakerSet // per resolved driver, node and breaker settings
+	tags     tagRegistry // tag generation key -> *tagRef (tagregistry.go)
+	breaker  *breaker    // for the Manager's own fixed driver, on a single node
+	breakers breakerSet  // per resolved driver, node and breaker settings
 
 	mu       sync.Mutex
 	engines  map[string][]generationHolder // memoized functions by "<prefix>:<name>", for InvalidateAll

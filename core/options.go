@@ -74,8 +74,9 @@ type config struct {
 	breakerFail int
 	breakerWait time.Duration
 	fenceWindow time.Duration
-	tags        []string // WithTags, normalized (tags.go)
-	hooks       hooks    // the observer and the function's counters (observe.go)
+	tags        []string      // WithTags, normalized (tags.go)
+	tagIdle     time.Duration // WithTagIdle (tagregistry.go)
+	hooks       hooks         // the observer and the function's counters (observe.go)
 }
 
 func defaultConfig() config {

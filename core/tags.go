@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redcache/redcache/conn"
@@ -44,6 +45,7 @@ import (
 type tagRef struct {
 	key  string
 	gens genStates
+	used atomic.Int64 // unix nanoseconds of its last use, or tagDropped, tagPinned (tagregistry.go)
 }
 
 // tagKey is the generation key of tag under prefix:
@@ -125,16 +127,6 @@ func Tags(tags ...string) CallOption {
 	})
 }
 
-// tagRef returns the Manager's record of tag under prefix.
-func (m *Manager) tagRef(prefix, tag string) *tagRef {
-	key := tagKey(prefix, tag)
-	if r, ok := m.tags.Load(key); ok {
-		return r.(*tagRef)
-	}
-	r, _ := m.tags.LoadOrStore(key, &tagRef{key: key})
-	return r.(*tagRef)
-}
-
 // tagSet is the tags of a value: their records, and a fingerprint of
 // the set that starts the value's generation (see mixGeneration), so
 // that an entry written with other tags never has the generation a
@@ -163,15 +155,15 @@ func mixGeneration(h, g uint64) uint64 {
 }
 
 // tagRefs returns the tag set of tags (normalized) under prefix, nil when
-// there is none.
-func (m *Manager) tagRefs(prefix string, tags []string) *tagSet {
+// there is none, its records stamped as used at now, or pinned.
+func (m *Manager) tagRefs(prefix string, tags []string, now int64, pin bool) *tagSet {
 	if len(tags) == 0 {
 		return nil
 	}
 	ts := &tagSet{refs: make([]*tagRef, len(tags))}
 	h := fnv.New64a()
 	for i, t := range tags {
-		ts.refs[i] = m.tagRef(prefix, t)
+		ts.refs[i] = m.tagRef(prefix, t, now, pin)
 		h.Write([]byte(ts.refs[i].key))
 		h.Write([]byte{0})
 	}
@@ -180,6 +172,8 @@ func (m *Manager) tagRefs(prefix string, tags []string) *tagSet {
 }
 
 // tagsFor returns the tags of a call: the function's, plus the call's own.
+// A tag set kept from an earlier call is resolved again when one of its
+// records was dropped (see tagregistry.go).
 func (e *engine[V]) tagsFor(cc *callConfig) *tagSet {
 	if len(cc.tags) == 0 {
 		return e.tags
@@ -192,10 +186,15 @@ func (e *engine[V]) tagsFor(cc *callConfig) *tagSet {
 	for _, t := range cc.tags {
 		k = append(append(k, t...), 0)
 	}
-	if ts := e.tagSets.get(k); ts != nil {
+	now := cc.since
+	if now == 0 {
+		now = time.Now().UnixNano()
+	}
+	_, grain := e.m.tagTiming()
+	if ts := e.tagSets.get(k); ts != nil && ts.live(now, grain) {
 		return ts
 	}
-	ts := e.m.tagRefs(e.cfg.prefix, normalizeTags(append(slices.Clone(e.cfg.tags), cc.tags...)))
+	ts := e.m.tagRefs(e.cfg.prefix, normalizeTags(append(slices.Clone(e.cfg.tags), cc.tags...)), now, false)
 	e.tagSets.put(string(k), ts)
 	return ts
 }
@@ -227,8 +226,8 @@ func (c *tagSetCache) put(k string, ts *tagSet) {
 	if c.m == nil {
 		c.m = make(map[string]*tagSet)
 	}
-	if len(c.m) < maxTagSets {
-		c.m[k] = ts
+	if _, ok := c.m[k]; ok || len(c.m) < maxTagSets {
+		c.m[k] = ts // a set resolved again replaces the one with a dropped record
 	}
 }
 
@@ -557,7 +556,7 @@ func (m *Manager) bumpTag(ctx context.Context, cfg *config, tag string) error {
 	if err != nil {
 		return &Error{Op: OpResolve, Err: err}
 	}
-	ref := m.tagRef(cfg.prefix, tag)
+	ref := m.tagRef(cfg.prefix, tag, time.Now().UnixNano(), false)
 	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
 	defer cancel()
 	bctx, step := startRedis(bctx, cfg, OpGeneration, "", ref.key)
@@ -566,7 +565,13 @@ func (m *Manager) bumpTag(ctx context.Context, cfg *config, tag string) error {
 	if err != nil {
 		return &Error{Op: OpGeneration, Key: ref.key, Err: err}
 	}
-	ref.gens.of(d).adopt(n, time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	ref.gens.of(d).adopt(n, now)
+	if ref.used.Load() == tagDropped {
+		// Dropped while the bump ran: the record that replaced it may
+		// have read the generation before the bump, and must know it now.
+		m.tagRef(cfg.prefix, tag, now, false).gens.of(d).adopt(n, now)
+	}
 	m.publish(ctx, cfg, d, tagMessage(m.near.id, ref.key))
 	return nil
 }
@@ -575,8 +580,8 @@ func (m *Manager) bumpTag(ctx context.Context, cfg *config, tag string) error {
 // generation under a tag key on: re-read it on the next call, and drop
 // the near values that may carry it at once.
 func (m *Manager) tagChanged(key string) {
-	if r, ok := m.tags.Load(key); ok {
-		r.(*tagRef).gens.each((*genState).stale)
+	if r := m.liveTagRef(key); r != nil {
+		r.gens.each((*genState).stale)
 	}
 	m.near.each(func(c invalidator) {
 		if t, ok := c.(interface{ dropTagged(key string) }); ok {
@@ -588,19 +593,13 @@ func (m *Manager) tagChanged(key string) {
 // releaseTags drops what the tags keep for d, once the Manager found d
 // unused (see forgetDriver).
 func (m *Manager) releaseTags(d conn.Driver) {
-	m.tags.Range(func(_, r any) bool {
-		r.(*tagRef).gens.release(d)
-		return true
-	})
+	m.tags.each(func(r *tagRef) { r.gens.release(d) })
 }
 
 // tagsStale makes every tag generation be re-read: messages may have
 // been lost.
 func (m *Manager) tagsStale() {
-	m.tags.Range(func(_, r any) bool {
-		r.(*tagRef).gens.each((*genState).stale)
-		return true
-	})
+	m.tags.each(func(r *tagRef) { r.gens.each((*genState).stale) })
 }
 
 func (w weakEngine[V]) dropTagged(key string) {

@@ -71,7 +71,7 @@ func TestForgetDriverReleasesTags(t *testing.T) {
 	m := New()
 	// Only the driver's identity matters here: no call reaches it.
 	d := &struct{ conn.Driver }{}
-	r := m.tagRef("cache", "x")
+	r := m.tagRef("cache", "x", 1, false)
 	r.gens.of(d).adopt(7, 1)
 	m.forgetDriver(d)
 	if got := r.gens.of(d).gen.Load(); got != 0 {
@@ -86,7 +86,7 @@ func TestTagSetsDoNotCollide(t *testing.T) {
 	d := &struct{ conn.Driver }{}
 	var st genState
 	st.adopt(5, 1)
-	a, b := m.tagRefs("cache", []string{"a"}), m.tagRefs("cache", []string{"b"})
+	a, b := m.tagRefs("cache", []string{"a"}, 1, false), m.tagRefs("cache", []string{"b"}, 1, false)
 	a.refs[0].gens.of(d).adopt(1000, 1)
 	b.refs[0].gens.of(d).adopt(1000, 1)
 	if knownGeneration(d, &st, a) == knownGeneration(d, &st, b) {
@@ -146,7 +146,7 @@ func TestTagGenerationsDoNotMask(t *testing.T) {
 	d1, d2 := &struct{ conn.Driver }{}, &struct{ conn.Driver }{}
 	var st genState
 	st.adopt(5, 1)
-	set := m.tagRefs("cache", []string{"all", "key"})
+	set := m.tagRefs("cache", []string{"all", "key"}, 1, false)
 	// d1 stands for the writer's knowledge, d2 for the reader's.
 	set.refs[0].gens.of(d1).adopt(101, 1) // all: new
 	set.refs[1].gens.of(d1).adopt(200, 1) // key: old
