@@ -46,9 +46,7 @@ type ResponseCache struct {
 	cfg     config
 	ttl     time.Duration
 	memo    *core.Memo[string, *response]
-	genBase string
 	flights flights
-	gens    genCache
 }
 
 // NewCache returns a cache of responses kept for ttl in the Redis of
@@ -61,11 +59,17 @@ func NewCache(m *core.Manager, ttl time.Duration, opts ...Option) *ResponseCache
 			o(&cfg)
 		}
 	}
-	rc := &ResponseCache{cfg: cfg, ttl: ttl, genBase: "redcache:gin:" + cfg.name + ":gen:"}
+	rc := &ResponseCache{cfg: cfg, ttl: ttl}
 	// A stale-while-revalidate reload would run a request's handler in
 	// the background, after the request ended: it is turned off.
 	memoOpts := append(slices.Clone(cfg.memoOpts), core.WithTTL(ttl), core.WithStaleWhileRevalidate(0),
 		core.WithObserver(recorder{next: cfg.observer}))
+	if cfg.refreshSet {
+		memoOpts = append(memoOpts, core.WithGenerationRefresh(cfg.refresh))
+	}
+	if cfg.timeoutSet {
+		memoOpts = append(memoOpts, core.WithTimeout(cfg.timeout))
+	}
 	rc.memo = core.Memoize(m, "gin."+cfg.name, func(ctx context.Context, _ string) (*response, error) {
 		// Each lookup brings its own loader: its request's handler.
 		if load, ok := ctx.Value(loaderKey{}).(func(context.Context) (*response, error)); ok {
@@ -122,15 +126,10 @@ func (rc *ResponseCache) serve(c *gin.Context, next func(*gin.Context)) {
 		rc.bypass(c, next)
 		return
 	}
-	gens, err := rc.generations(ctx, d, c.FullPath(), r.URL.Path)
-	if err != nil {
-		rc.fail(c, err)
-		rc.bypass(c, next)
-		return
-	}
-	key := requestKey(r, rc.cfg.vary, user, gens)
+	tags := core.Tags(rc.tags(c.FullPath(), r.URL.Path)...)
+	key := requestKey(r, rc.cfg.vary, user)
 	if r.Method == http.MethodHead {
-		rc.head(c, ctx, next, key)
+		rc.head(c, ctx, next, key, tags)
 		return
 	}
 
@@ -154,7 +153,7 @@ func (rc *ResponseCache) serve(c *gin.Context, next func(*gin.Context)) {
 	}
 	var shared *response
 	defer func() { rc.flights.finish(d, key, f, shared) }()
-	shared = rc.lead(c, ctx, next, key, user != "")
+	shared = rc.lead(c, ctx, next, key, tags, user != "")
 }
 
 // context returns ctx with the driver of WithDriver, if any: the
@@ -171,7 +170,7 @@ func (rc *ResponseCache) context(ctx context.Context) context.Context {
 
 // lead looks key up and, on a miss, runs the handler and stores its
 // response; it returns the response waiters may share.
-func (rc *ResponseCache) lead(c *gin.Context, rctx context.Context, next func(*gin.Context), key string, hasUser bool) *response {
+func (rc *ResponseCache) lead(c *gin.Context, rctx context.Context, next func(*gin.Context), key string, tags core.CallOption, hasUser bool) *response {
 	h := new(outcomeHolder)
 	// Without cancellation, core runs the loader on this goroutine (the
 	// request's), and a client that goes away does not leave a handler
@@ -184,7 +183,7 @@ func (rc *ResponseCache) lead(c *gin.Context, rctx context.Context, next func(*g
 	// would start after it returned must not touch c, which gin reuses.
 	var claimed atomic.Bool
 	defer claimed.Store(true)
-	resp, err := rc.getWith(ctx, key, func(context.Context) (*response, error) {
+	resp, err := rc.getWith(ctx, key, tags, func(context.Context) (*response, error) {
 		if !claimed.CompareAndSwap(false, true) {
 			return nil, errUncacheable
 		}
@@ -223,21 +222,25 @@ func (rc *ResponseCache) lead(c *gin.Context, rctx context.Context, next func(*g
 // the request's handler.
 type loaderKey struct{}
 
-func (rc *ResponseCache) getWith(ctx context.Context, key string, load func(context.Context) (*response, error)) (*response, error) {
-	return rc.memo.Get(context.WithValue(ctx, loaderKey{}, load), key)
+func (rc *ResponseCache) getWith(ctx context.Context, key string, tags core.CallOption, load func(context.Context) (*response, error)) (*response, error) {
+	return rc.memo.Get(context.WithValue(ctx, loaderKey{}, load), key, tags)
 }
 
 // head answers a HEAD from a cached GET; on a miss the handler runs,
 // uncached: a handler may leave the body out of a HEAD, and that must
-// not become the body of later GETs.
-func (rc *ResponseCache) head(c *gin.Context, ctx context.Context, next func(*gin.Context), key string) {
-	resp, found, err := rc.memo.Peek(ctx, key)
+// not become the body of later GETs. The lookup is a Get whose loader
+// stores nothing (core's Peek reads without the call's tags, so it would
+// never find a tagged response).
+func (rc *ResponseCache) head(c *gin.Context, ctx context.Context, next func(*gin.Context), key string, tags core.CallOption) {
+	h := new(outcomeHolder)
+	ctx = context.WithValue(ctx, outcomeKey{}, h)
+	resp, err := rc.getWith(ctx, key, tags, func(context.Context) (*response, error) { return nil, errUncacheable })
+	o, _ := h.get()
 	switch {
-	case err != nil:
-		rc.fail(c, err)
-		rc.bypass(c, next)
-	case found && resp != nil && rc.usable(c.Request, resp):
+	case err == nil && resp != nil && rc.usable(c.Request, resp):
 		rc.replay(c, resp, Hit)
+	case o == core.OutcomeError || o == core.OutcomeBypass:
+		rc.bypass(c, next)
 	default:
 		rc.run(c, next)
 	}

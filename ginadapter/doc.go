@@ -52,10 +52,11 @@
 //
 // [ResponseCache.PurgeRoute] and [ResponseCache.PurgePrefix] make every
 // response of a route or under a path prefix unreachable, in every
-// process that uses a cache of the same name on the same Redis: each
-// response's key holds the generations of its route and path prefixes,
-// and a purge moves one of them on. The process that purges sees it at
-// once, the others within [WithPurgeRefresh] (1 s), as with core's tags.
+// process that uses a cache of the same name, with a Manager of the same
+// prefix, on the same Redis: each response carries core tags for its
+// route and its path prefixes, and a purge is a Manager.InvalidateTag of
+// one of them. The process that purges sees it at once, the others
+// within [WithPurgeRefresh] (1 s), as with any core tag.
 //
 // # JSON
 //

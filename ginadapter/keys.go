@@ -11,9 +11,10 @@ import (
 // requestKey builds the key of a request: the method class (GET and HEAD
 // share one), the host, the path, the query sorted by name then value,
 // the codings the client accepts, the declared Vary headers, the user
-// (with WithUser) and the purge generations. Each field is written with
-// its length, so that no value can pass for another field.
-func requestKey(r *http.Request, vary []string, user string, gens string) string {
+// (with WithUser). Each field is written with its length, so that no
+// value can pass for another field. Purges need nothing in the key: the
+// response carries its route's and path prefixes' tags (see purge.go).
+func requestKey(r *http.Request, vary []string, user string) string {
 	var b strings.Builder
 	b.Grow(64 + len(r.URL.Path) + len(r.URL.RawQuery))
 	field := func(s string) {
@@ -31,7 +32,6 @@ func requestKey(r *http.Request, vary []string, user string, gens string) string
 		field(strings.Join(r.Header.Values(h), "\x00"))
 	}
 	field(user)
-	field(gens)
 	return b.String()
 }
 

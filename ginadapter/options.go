@@ -15,19 +15,21 @@ import (
 type Option func(*config)
 
 type config struct {
-	name      string
-	vary      []string // canonical header names
-	maxBody   int
-	cacheable func(status int) bool
-	forget    time.Duration
-	timeout   time.Duration
-	user      func(c *gin.Context) (string, bool)
-	driver    conn.Driver
-	observer  core.Observer
-	memoOpts  []core.Option
-	onError   func(c *gin.Context, err error)
-	maxLevels int
-	refresh   time.Duration
+	name       string
+	vary       []string // canonical header names
+	maxBody    int
+	cacheable  func(status int) bool
+	forget     time.Duration
+	timeout    time.Duration
+	timeoutSet bool
+	user       func(c *gin.Context) (string, bool)
+	driver     conn.Driver
+	observer   core.Observer
+	memoOpts   []core.Option
+	onError    func(c *gin.Context, err error)
+	maxLevels  int
+	refresh    time.Duration
+	refreshSet bool
 }
 
 func defaults() config {
@@ -36,17 +38,15 @@ func defaults() config {
 		maxBody:   1 << 20,
 		cacheable: func(s int) bool { return s >= 200 && s < 300 && s != http.StatusPartialContent },
 		forget:    2 * time.Second,
-		timeout:   100 * time.Millisecond,
 		maxLevels: 8,
-		refresh:   time.Second,
 	}
 }
 
 // WithName names the cache: the memoized function under which responses
 // are stored (see core.Memoize, default "gin") and the namespace of its
-// purges. Two caches with the same name share their entries and purges,
-// in every process: give a process that only purges the name of the
-// cache it purges. Like any memoized function, a cache is made once per
+// purges. Two caches with the same name, made with Managers of the same
+// prefix, share their entries and purges, in every process: give a
+// process that only purges the name of the cache it purges. Like any memoized function, a cache is made once per
 // Manager and name: core refuses a second live one.
 func WithName(name string) Option { return func(c *config) { c.name = name } }
 
@@ -88,19 +88,25 @@ func WithStatuses(statuses ...int) Option {
 // slow handler does not hold every waiter.
 func WithForgetTimeout(d time.Duration) Option { return func(c *config) { c.forget = d } }
 
-// WithTimeout bounds the read of the purge generations that precedes
-// every lookup (100 ms by default). When it fails, the request bypasses
-// the cache. The lookup and the write of the response are bounded by the
-// Manager's own timeout (core.WithTimeout).
-func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+// WithTimeout bounds every Redis call of a lookup and of the write of a
+// response, the reads of the purge generations included: it is
+// core.WithTimeout given to the cache's memoized function (by default,
+// the Manager's timeout, 100 ms unless set). When a lookup fails, the
+// request bypasses the cache.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout, c.timeoutSet = d, true }
+}
 
 // WithPurgeRefresh sets how long this process trusts the purge
-// generations it read (1 s by default, as core's WithGenerationRefresh):
-// a purge made by another process takes effect here within d, one made
-// by this process at once. 0 reads them from Redis on every request (one
+// generations it read (the tags' generations, 1 s by default): it is
+// core.WithGenerationRefresh given to the cache's memoized function. A
+// purge made by another process takes effect here within d, one made by
+// this process at once. 0 reads them from Redis on every request (one
 // more round trip per request), so that a purge takes effect everywhere
 // as soon as it returns.
-func WithPurgeRefresh(d time.Duration) Option { return func(c *config) { c.refresh = d } }
+func WithPurgeRefresh(d time.Duration) Option {
+	return func(c *config) { c.refresh, c.refreshSet = d, true }
+}
 
 // WithUser allows caching of private requests (with Authorization or
 // Cookie) and of responses that set a cookie, keyed per user: user
@@ -139,8 +145,9 @@ func WithCoreOptions(opts ...core.Option) Option {
 }
 
 // WithErrorHandler is called with the errors that made a request bypass
-// the cache (the purge generations could not be read, say). Redis errors
-// of the lookup and write go to the Manager's error handler.
+// the cache before its lookup (no driver could be resolved, say). Redis
+// errors of the lookup (the purge generations included) and of the write
+// go to the Manager's error handler.
 func WithErrorHandler(f func(c *gin.Context, err error)) Option {
 	return func(c *config) { c.onError = f }
 }

@@ -31,8 +31,8 @@ func TestPurge(t *testing.T) {
 
 func testPurge(t *testing.T, tg target, refresh time.Duration) {
 	d := tg.open(t)
-	name := unique(t)
-	m := newManager(t)
+	name, prefix := unique(t), unique(t)
+	m := newManager(t, core.WithPrefix(prefix))
 	rc := ginadapter.NewCache(m, time.Minute, ginadapter.WithName(name), ginadapter.WithTimeout(5*time.Second),
 		ginadapter.WithPurgeRefresh(refresh))
 	// Another process's purge is seen once the interval passed.
@@ -75,9 +75,11 @@ func testPurge(t *testing.T, tg target, refresh time.Duration) {
 	}
 	expect("prefix /users/1", map[string]string{"/users/1": "MISS", "/users/1/posts": "MISS", "/users/10": "HIT", "/about": "HIT"})
 
-	// From another process: its own Manager and driver, the same
-	// cache name.
-	other := ginadapter.NewCache(core.New(core.WithPrefix("elsewhere")), time.Minute, ginadapter.WithName(name))
+	// From another process: its own Manager (of the same prefix, where
+	// the responses and their tags are) and driver, the same cache name.
+	om := core.New(core.WithPrefix(prefix))
+	t.Cleanup(func() { _ = om.Close() })
+	other := ginadapter.NewCache(om, time.Minute, ginadapter.WithName(name))
 	ctx := conn.With(context.Background(), tg.open(t))
 	if err := other.PurgeRoute(ctx, "/users/:id/posts"); err != nil {
 		t.Fatal(err)
