@@ -1,6 +1,9 @@
 package core
 
 import (
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,4 +68,42 @@ func TestTagSetResolvedAfterDrop(t *testing.T) {
 	if m.liveTagRef(next.refs[0].key) != next.refs[0] {
 		t.Fatal("the tag set resolved again does not hold the registry's record")
 	}
+}
+
+// Calls that resolve tags while sweeps drop them never get a dropped
+// record, and never leave two live records of one tag.
+func TestTagRegistryConcurrent(t *testing.T) {
+	m := New(WithTagIdle(time.Minute))
+	e := newEngine[int](m, "f", nil)
+	idle, _ := m.tagTiming()
+	var clock atomic.Int64
+	clock.Store(1_000_000_000_000)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				now := clock.Add(idle / 64) // a few idle periods over the run
+				tag := "t" + strconv.Itoa((g*7+i)%40)
+				cc := callOptions([]CallOption{Tags(tag)})
+				cc.since = now
+				ts := e.tagsFor(&cc)
+				if ts.refs[0].used.Load() == tagDropped && clock.Load()-now < idle/2 {
+					t.Errorf("tagsFor returned a record dropped by a sweep of the same moment")
+					return
+				}
+				if i%5 == 0 {
+					m.tagRef("cache", "new"+strconv.Itoa(g)+"-"+strconv.Itoa(i), now, false) // starts sweeps
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	m.tags.m.Range(func(k, v any) bool {
+		if r := v.(*tagRef); r.key != k.(string) || r.used.Load() == tagDropped {
+			t.Errorf("the registry holds %q under %q, used %d", r.key, k, r.used.Load())
+		}
+		return true
+	})
 }
