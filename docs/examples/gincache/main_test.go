@@ -21,7 +21,7 @@ import (
 // Both routes answer the second request from Redis: the same body, the
 // remote source asked once.
 func TestSecondRequestIsCached(t *testing.T) {
-	url := devredis.TestURL(t, "cache:gincache.something:*", "cache:gin.gincache:*", "redcache:gin:gincache:*", "redcache:gin:gincache.pages:*", "cache:gin.gincache.pages:*")
+	url := devredis.TestURL(t, "cache:gincache.something:*", "cache:gin.gincache:*", "cache::tag:gin:gincache:*", "cache::tag:gin:gincache.pages:*", "cache:gin.gincache.pages:*")
 	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestSecondRequestIsCached(t *testing.T) {
 // The catalogue's pages are cached per language and per user, and a purge
 // drops them.
 func TestPages(t *testing.T) {
-	url := devredis.TestURL(t, "redcache:gin:gincache.pages:*", "cache:gin.gincache.pages:*")
+	url := devredis.TestURL(t, "cache::tag:gin:gincache.pages:*", "cache:gin.gincache.pages:*")
 	d, err := goredis.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestTenants(t *testing.T) {
 	base := devredis.TestURL(t)
 	tenants := map[string]conn.Driver{}
 	for name, db := range map[string]string{"acme": "/3", "globex": "/4"} {
-		devredis.Clean(t, base+db, "redcache:gin:gincache.tenants:*", "cache:gin.gincache.tenants:*")
+		devredis.Clean(t, base+db, "cache::tag:gin:gincache.tenants:*", "cache:gin.gincache.tenants:*")
 		d, err := goredis.Open(context.Background(), base+db)
 		if err != nil {
 			t.Fatal(err)
