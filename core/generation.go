@@ -251,7 +251,7 @@ func (e *engine[V]) readGenerationAt(ctx, rctx context.Context, d conn.Driver, b
 		// lost would be hits again.
 		clock := max(uint64(time.Now().UnixMicro()), st.gen.Load()+1)
 		var set bool
-		if set, err = d.SetNX(rctx, genKey, []byte(strconv.FormatUint(clock, 10)), 0); err == nil {
+		if set, err = d.SetNX(rctx, genKey, []byte(strconv.FormatUint(clock, 10)), e.generationKeyTTL(genKey)); err == nil {
 			if set {
 				b.success()
 				return clock, nil

@@ -76,6 +76,7 @@ type config struct {
 	fenceWindow time.Duration
 	tags        []string      // WithTags, normalized (tags.go)
 	tagIdle     time.Duration // WithTagIdle (tagregistry.go)
+	tagKeyTTL   time.Duration // WithTagKeyTTL: 0 the default, < 0 none (tags.go)
 	hooks       hooks         // the observer and the function's counters (observe.go)
 }
 

@@ -560,7 +560,7 @@ func (m *Manager) bumpTag(ctx context.Context, cfg *config, tag string) error {
 	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
 	defer cancel()
 	bctx, step := startRedis(bctx, cfg, OpGeneration, "", ref.key)
-	n, err := bumpGenerationKey(bctx, d, ref.key)
+	n, err := bumpTagKey(bctx, d, ref.key, m.cfg.tagKeyTTLOrNone())
 	step.end(err)
 	if err != nil {
 		return &Error{Op: OpGeneration, Key: ref.key, Err: err}
@@ -646,4 +646,94 @@ func (c *Memo0[V]) InvalidateTag(ctx context.Context, tags ...string) error {
 // [Manager.InvalidateTag], which it calls on the function's Manager.
 func (c *Memo2[A, B, V]) InvalidateTag(ctx context.Context, tags ...string) error {
 	return c.e.m.InvalidateTag(ctx, tags...)
+}
+
+// defaultTagKeyTTL is how long a tag's generation key lives in Redis
+// after it was created or last bumped, without WithTagKeyTTL.
+const defaultTagKeyTTL = 30 * 24 * time.Hour
+
+// WithTagKeyTTL sets how long a tag's generation key ("<prefix>::tag:<tag>")
+// lives in Redis after it was created or last moved on by
+// [Manager.InvalidateTag] (30 days by default; 0 keeps it for ever, as
+// function generation keys are). A site that tags every response with its
+// path (the gin adapter tags each with its path prefixes) meets millions
+// of tags; without a TTL each would leave a key behind for ever.
+//
+// An expiry never makes an invalidated value a hit again: a missing tag
+// key is created from the clock (microseconds), which is larger than any
+// generation the key held, since each bump adds one and bumps never run
+// ahead of microseconds; the generation a value was written under is then
+// never met again and the value is a miss. The cost is one miss per
+// tagged value read after an idle tag's key expired. A negative d is
+// treated as 0. It is a [ManagerOption] only, given to [New].
+func WithTagKeyTTL(d time.Duration) ManagerOption {
+	return managerOption(func(c *config) {
+		if d <= 0 {
+			c.tagKeyTTL = -1
+			return
+		}
+		c.tagKeyTTL = d
+	})
+}
+
+// tagKeyTTLOrNone returns the TTL of tag generation keys: 0 for none.
+func (c *config) tagKeyTTLOrNone() time.Duration {
+	switch {
+	case c.tagKeyTTL == 0:
+		return defaultTagKeyTTL
+	case c.tagKeyTTL < 0:
+		return 0
+	}
+	return c.tagKeyTTL
+}
+
+// generationKeyTTL returns the TTL a generation key is created with: none
+// for the function's own key, the Manager's tag key TTL for a tag's (the
+// only other keys an engine reads generations from).
+func (e *engine[V]) generationKeyTTL(genKey string) time.Duration {
+	if genKey == e.genKey {
+		return 0
+	}
+	return e.m.cfg.tagKeyTTLOrNone()
+}
+
+// tagBumpScript is bumpScript (generation.go) for a tag key, which also
+// (re)sets the key's TTL (ARGV[2], milliseconds; 0 for none), so that a
+// tag that is bumped keeps its key alive and one that is not lets it go.
+var tagBumpScript = conn.NewScript(`
+local n
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local ok, v = pcall(redis.call, 'INCR', KEYS[1])
+  if ok then n = v end
+end
+if not n then
+  redis.call('SET', KEYS[1], ARGV[1])
+  n = tonumber(ARGV[1])
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  redis.call('PERSIST', KEYS[1])
+end
+return n
+`)
+
+// bumpTagKey moves the tag generation under key on, sets its TTL, and
+// returns the new value.
+func bumpTagKey(ctx context.Context, d conn.Driver, key string, ttl time.Duration) (uint64, error) {
+	ms := int64(0)
+	if ttl > 0 {
+		ms = max(ttl.Milliseconds(), 1)
+	}
+	v, err := d.Eval(ctx, tagBumpScript, []string{key},
+		strconv.FormatInt(time.Now().UnixMicro(), 10), strconv.FormatInt(ms, 10))
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok || n < 0 {
+		return 0, fmt.Errorf("redcache: tag generation bump returned %T %v, not a count", v, v)
+	}
+	return uint64(n), nil
 }
