@@ -87,13 +87,16 @@ func (c *Memo[A, V]) Refresh(ctx context.Context, a A) (V, error) {
 
 // Peek returns the cached value for a without calling fn. found is false
 // on a miss. A cached error (negative caching) returns found and the
-// [*CachedError]; Redis trouble returns an [*Error].
-func (c *Memo[A, V]) Peek(ctx context.Context, a A) (v V, found bool, err error) {
+// [*CachedError]; Redis trouble returns an [*Error]. [Tags] is the only
+// CallOption it heeds: a value a Get stored with call tags is read under
+// the same tags, so give Peek the tags the Get was given (without them
+// the entry's generation is not the one Peek expects, and it is a miss).
+func (c *Memo[A, V]) Peek(ctx context.Context, a A, opts ...CallOption) (v V, found bool, err error) {
 	key, err := c.Key(a)
 	if err != nil {
 		return v, false, err
 	}
-	return c.e.peek(ctx, key)
+	return c.e.peek(ctx, key, opts)
 }
 
 // Set stores v as the cached value for a, as if fn had returned it: a
@@ -171,7 +174,9 @@ func (c *Memo0[V]) Func() func(context.Context) (V, error) {
 func (c *Memo0[V]) Refresh(ctx context.Context) (V, error) { return c.Get(ctx, Refresh()) }
 
 // Peek returns the cached value without calling fn; see [Memo.Peek].
-func (c *Memo0[V]) Peek(ctx context.Context) (V, bool, error) { return c.e.peek(ctx, c.key) }
+func (c *Memo0[V]) Peek(ctx context.Context, opts ...CallOption) (V, bool, error) {
+	return c.e.peek(ctx, c.key, opts)
+}
 
 // Set stores v as the cached value; see [Memo.Set].
 func (c *Memo0[V]) Set(ctx context.Context, v V, opts ...CallOption) error {
@@ -235,13 +240,13 @@ func (c *Memo2[A, B, V]) Refresh(ctx context.Context, a A, b B) (V, error) {
 }
 
 // Peek returns the cached value without calling fn; see [Memo.Peek].
-func (c *Memo2[A, B, V]) Peek(ctx context.Context, a A, b B) (V, bool, error) {
+func (c *Memo2[A, B, V]) Peek(ctx context.Context, a A, b B, opts ...CallOption) (V, bool, error) {
 	key, err := c.Key(a, b)
 	if err != nil {
 		var zero V
 		return zero, false, err
 	}
-	return c.e.peek(ctx, key)
+	return c.e.peek(ctx, key, opts)
 }
 
 // Set stores v as the cached value for (a, b); see [Memo.Set].

@@ -294,16 +294,22 @@ func (e *engine[V]) decode(ctx context.Context, key string, payload []byte, v *V
 	return e.cfg.codec.Unmarshal(payload, v)
 }
 
-// peek reads the entry under key without loading. A Redis failure is
-// returned, not only reported.
-func (e *engine[V]) peek(ctx context.Context, key string) (V, bool, error) {
+// peek reads the entry under key without loading, with the tags of opts
+// added to the function's, as a Get with opts would read it. A Redis
+// failure is returned, not only reported.
+func (e *engine[V]) peek(ctx context.Context, key string, opts []CallOption) (V, bool, error) {
 	var zero V
 	now := time.Now().UnixNano()
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
 		return zero, false, &Error{Op: OpResolve, Name: e.name, Key: key, Err: err}
 	}
-	p := pending{d: d, st: e.gens.of(d), tags: e.tags, b: e.m.breakerForKey(&e.cfg, d, key)}
+	p := pending{d: d, st: e.gens.of(d), b: e.m.breakerForKey(&e.cfg, d, key)}
+	if len(opts) > 0 {
+		p.cc = callOptions(opts)
+	}
+	p.cc.since = now
+	p.tags = e.tagsFor(&p.cc)
 	if !p.b.allow(now) {
 		return zero, false, &Error{Op: OpLoad, Name: e.name, Key: key, Err: ErrCircuitOpen}
 	}
