@@ -228,18 +228,16 @@ func (rc *ResponseCache) getWith(ctx context.Context, key string, tags core.Call
 
 // head answers a HEAD from a cached GET; on a miss the handler runs,
 // uncached: a handler may leave the body out of a HEAD, and that must
-// not become the body of later GETs. The lookup is a Get whose loader
-// stores nothing (core's Peek reads without the call's tags, so it would
-// never find a tagged response).
+// not become the body of later GETs. The lookup is a Peek with the
+// response's tags, so it reads the entry a GET stored and never loads;
+// Redis trouble (reported by core) bypasses the cache, as for a GET.
 func (rc *ResponseCache) head(c *gin.Context, ctx context.Context, next func(*gin.Context), key string, tags core.CallOption) {
-	h := new(outcomeHolder)
-	ctx = context.WithValue(ctx, outcomeKey{}, h)
-	resp, err := rc.getWith(ctx, key, tags, func(context.Context) (*response, error) { return nil, errUncacheable })
-	o, _ := h.get()
+	resp, found, err := rc.memo.Peek(ctx, key, tags)
+	var ce *core.CachedError
 	switch {
-	case err == nil && resp != nil && rc.usable(c.Request, resp):
+	case err == nil && found && resp != nil && rc.usable(c.Request, resp):
 		rc.replay(c, resp, Hit)
-	case o == core.OutcomeError || o == core.OutcomeBypass:
+	case err != nil && !errors.As(err, &ce):
 		rc.bypass(c, next)
 	default:
 		rc.run(c, next)

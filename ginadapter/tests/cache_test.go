@@ -1,6 +1,7 @@
 package tests_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,7 +59,7 @@ func TestHitMissAgeETag(t *testing.T) {
 
 func TestHeadAnd304(t *testing.T) {
 	eachTarget(t, func(t *testing.T, d conn.Driver) {
-		r, _ := app(t, d)
+		r, rc := app(t, d)
 		var runs counter
 		page := strings.Repeat("x", 100)
 		r.GET("/page", func(c *gin.Context) {
@@ -96,6 +97,20 @@ func TestHeadAnd304(t *testing.T) {
 		}
 		if runs.get() != 2 {
 			t.Fatalf("handlers ran %d times, want 2", runs.get())
+		}
+
+		// A HEAD reads the response under its tags: once the route is
+		// purged it is a miss, runs its handler and stores nothing.
+		if err := rc.PurgeRoute(conn.With(context.Background(), d), "/page"); err != nil {
+			t.Fatal(err)
+		}
+		wantCache(t, do(t, "HEAD", s.URL+"/page"), ginadapter.Miss)
+		if g := do(t, "GET", s.URL+"/page"); g.body != page {
+			t.Fatalf("GET after a purged HEAD: body %q", g.body)
+		}
+		wantCache(t, do(t, "HEAD", s.URL+"/page"), ginadapter.Hit)
+		if runs.get() != 4 {
+			t.Fatalf("handlers ran %d times, want 4", runs.get())
 		}
 	})
 }
