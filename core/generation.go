@@ -276,26 +276,52 @@ func (e *engine[V]) readGenerationAt(ctx, rctx context.Context, d conn.Driver, b
 // bumpScript moves a generation on: INCR when the key holds a number, the
 // clock (ARGV[1], microseconds) when it is missing or holds something
 // else, so that a lost key never restarts the count below what entries
-// already carry.
+// already carry. ARGV[2] is the key's TTL in milliseconds: negative
+// leaves it as it is (a function's generation key has none), 0 removes
+// it, more (re)sets it, so that a tag that is bumped keeps its key alive
+// and one that is not lets it go.
 var bumpScript = conn.NewScript(`
+local n
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local ok, n = pcall(redis.call, 'INCR', KEYS[1])
-  if ok then return n end
+  local ok, v = pcall(redis.call, 'INCR', KEYS[1])
+  if ok then n = v end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-return tonumber(ARGV[1])
+if not n then
+  redis.call('SET', KEYS[1], ARGV[1])
+  n = tonumber(ARGV[1])
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+elseif ttl == 0 then
+  redis.call('PERSIST', KEYS[1])
+end
+return n
 `)
 
+// keepTTL is the ttl of bumpGenerationKey that leaves the key's TTL as
+// it is.
+const keepTTL time.Duration = -1
+
 // bumpGenerationKey moves the generation under key on and returns the
-// new value.
-func bumpGenerationKey(ctx context.Context, d conn.Driver, key string) (uint64, error) {
-	v, err := d.Eval(ctx, bumpScript, []string{key}, strconv.FormatInt(time.Now().UnixMicro(), 10))
+// new value. ttl is the key's TTL afterwards: keepTTL leaves it as it is
+// (a function's generation key), 0 removes it, more sets it (a tag's).
+func bumpGenerationKey(ctx context.Context, d conn.Driver, key string, ttl time.Duration) (uint64, error) {
+	ms := int64(-1)
+	switch {
+	case ttl == 0:
+		ms = 0
+	case ttl > 0:
+		ms = max(ttl.Milliseconds(), 1)
+	}
+	v, err := d.Eval(ctx, bumpScript, []string{key},
+		strconv.FormatInt(time.Now().UnixMicro(), 10), strconv.FormatInt(ms, 10))
 	if err != nil {
 		return 0, err
 	}
 	n, ok := v.(int64)
 	if !ok || n < 0 {
-		return 0, fmt.Errorf("redcache: generation bump returned %T %v, not a count", v, v)
+		return 0, fmt.Errorf("redcache: generation bump of %s returned %T %v, not a count", key, v, v)
 	}
 	return uint64(n), nil
 }

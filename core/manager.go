@@ -321,7 +321,7 @@ func (m *Manager) bumpGeneration(ctx context.Context, cfg *config, name string) 
 	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
 	defer cancel()
 	bctx, step := startRedis(bctx, cfg, OpGeneration, name, key)
-	n, err := bumpGenerationKey(bctx, d, key) // INCR, or the clock when the key was lost
+	n, err := bumpGenerationKey(bctx, d, key, keepTTL) // INCR, or the clock when the key was lost
 	step.end(err)
 	if err != nil {
 		return 0, &Error{Op: OpGeneration, Name: name, Key: key, Err: err}

@@ -560,7 +560,7 @@ func (m *Manager) bumpTag(ctx context.Context, cfg *config, tag string) error {
 	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
 	defer cancel()
 	bctx, step := startRedis(bctx, cfg, OpGeneration, "", ref.key)
-	n, err := bumpTagKey(bctx, d, ref.key, m.cfg.tagKeyTTLOrNone())
+	n, err := bumpGenerationKey(bctx, d, ref.key, m.cfg.tagKeyTTLOrNone())
 	step.end(err)
 	if err != nil {
 		return &Error{Op: OpGeneration, Key: ref.key, Err: err}
@@ -695,45 +695,4 @@ func (e *engine[V]) generationKeyTTL(genKey string) time.Duration {
 		return 0
 	}
 	return e.m.cfg.tagKeyTTLOrNone()
-}
-
-// tagBumpScript is bumpScript (generation.go) for a tag key, which also
-// (re)sets the key's TTL (ARGV[2], milliseconds; 0 for none), so that a
-// tag that is bumped keeps its key alive and one that is not lets it go.
-var tagBumpScript = conn.NewScript(`
-local n
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local ok, v = pcall(redis.call, 'INCR', KEYS[1])
-  if ok then n = v end
-end
-if not n then
-  redis.call('SET', KEYS[1], ARGV[1])
-  n = tonumber(ARGV[1])
-end
-local ttl = tonumber(ARGV[2])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-else
-  redis.call('PERSIST', KEYS[1])
-end
-return n
-`)
-
-// bumpTagKey moves the tag generation under key on, sets its TTL, and
-// returns the new value.
-func bumpTagKey(ctx context.Context, d conn.Driver, key string, ttl time.Duration) (uint64, error) {
-	ms := int64(0)
-	if ttl > 0 {
-		ms = max(ttl.Milliseconds(), 1)
-	}
-	v, err := d.Eval(ctx, tagBumpScript, []string{key},
-		strconv.FormatInt(time.Now().UnixMicro(), 10), strconv.FormatInt(ms, 10))
-	if err != nil {
-		return 0, err
-	}
-	n, ok := v.(int64)
-	if !ok || n < 0 {
-		return 0, fmt.Errorf("redcache: tag generation bump returned %T %v, not a count", v, v)
-	}
-	return uint64(n), nil
 }
