@@ -2,10 +2,7 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -102,42 +99,11 @@ func ginResponses(e *env) (*Table, error) {
 		}
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	base, get, stop, err := serveHTTP(r, e.p.httpWorkers)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}()
-	base := "http://" + l.Addr().String()
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns: 2 * e.p.httpWorkers, MaxIdleConnsPerHost: 2 * e.p.httpWorkers,
-			DisableCompression: true, IdleConnTimeout: time.Minute,
-		},
-	}
-	defer client.CloseIdleConnections()
-	get := func(ctx context.Context, url string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = errors.New("bench: HTTP " + resp.Status)
-		}
-		return err
-	}
+	defer stop()
 	urls := make(map[*ginSubject][]string, len(subs))
 	for _, s := range subs {
 		for k := range ginRouteKeys {

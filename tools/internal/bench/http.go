@@ -75,43 +75,11 @@ func httpRoute(e *env) (*Table, error) {
 		}
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	base, get, stop, err := serveHTTP(r, e.p.httpWorkers)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}()
-	base := "http://" + l.Addr().String()
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns: 2 * e.p.httpWorkers, MaxIdleConnsPerHost: 2 * e.p.httpWorkers,
-			DisableCompression: true, IdleConnTimeout: time.Minute,
-		},
-	}
-	defer client.CloseIdleConnections()
-
-	get := func(ctx context.Context, url string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = errors.New("bench: HTTP " + resp.Status)
-		}
-		return err
-	}
+	defer stop()
 	urls := make([][]string, len(subs))
 	for i := range subs {
 		for c := range categories {
@@ -147,4 +115,48 @@ func httpRoute(e *env) (*Table, error) {
 			"Caches are warmed before the clock starts. Allocations count the client and the server.", categories),
 		Rows:  rows(subs),
 		Notes: []string{"gin-cache stores the whole response (status, headers, body) gob-encoded through go-redis v8 and replays it; redcache stores the value and gin encodes JSON on every hit. Both go through Redis on every request."}}, nil
+}
+
+// serveHTTP serves h on a loopback port for a workload's clients: it
+// returns the server's base URL, a get that fetches a URL with a client
+// keeping up to 2*workers idle connections (and fails on any status but
+// 200), and stop, which closes the client's connections and shuts the
+// server down.
+func serveHTTP(h http.Handler, workers int) (base string, get func(ctx context.Context, url string) error, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	client := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns: 2 * workers, MaxIdleConnsPerHost: 2 * workers,
+			DisableCompression: true, IdleConnTimeout: time.Minute,
+		},
+	}
+	get = func(ctx context.Context, url string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = errors.New("bench: HTTP " + resp.Status)
+		}
+		return err
+	}
+	stop = func() {
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return "http://" + l.Addr().String(), get, stop, nil
 }
