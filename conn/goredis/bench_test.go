@@ -3,6 +3,11 @@ package goredis_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,4 +107,61 @@ func BenchmarkSet(b *testing.B) {
 	run("go-redis", false, raw)
 	run("driver-parallel", true, driver)
 	run("go-redis-parallel", true, raw)
+}
+
+// BenchmarkAutoPipeline measures hits (a GET of a 1 KiB value) with a
+// fixed number of goroutines, auto-pipelining on and off, side by side on
+// one server: "hits/s" is the throughput, ns/op the wall time per hit
+// across all goroutines. LANES=n (an environment variable) also runs the
+// driver with n lanes per node, to compare with the default.
+func BenchmarkAutoPipeline(b *testing.B) {
+	addr := conntest.RedisAddr(b)
+	val := bytes.Repeat([]byte("v"), 1024)
+	ctx := context.Background()
+	key := benchKey("autopipeline")
+	type variant struct {
+		name  string
+		lanes int // 0: the default
+		on    bool
+	}
+	variants := []variant{{"on", 0, true}, {"off", 0, false}}
+	if n, err := strconv.Atoi(os.Getenv("LANES")); err == nil && n > 0 {
+		variants = append(variants, variant{"on-lanes" + strconv.Itoa(n), n, true})
+	}
+	for _, g := range []int{1, 16, 64} {
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("goroutines=%d/%s", g, v.name), func(b *testing.B) {
+				if v.lanes > 0 {
+					defer goredis.SetLanesPerNode(v.lanes)()
+				}
+				d, err := goredis.Open(ctx, "redis://"+addr, goredis.WithAutoPipeline(v.on))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer d.Close()
+				if err := d.Set(ctx, key, val, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				var left atomic.Int64
+				left.Store(int64(b.N))
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				for range g {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for left.Add(-1) >= 0 {
+							if v, err := d.Get(ctx, key); err != nil || len(v) != len(val) {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hits/s")
+			})
+		}
+	}
 }

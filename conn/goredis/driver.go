@@ -46,6 +46,10 @@ type Driver struct {
 	watching atomic.Bool
 	stop     chan struct{}
 
+	// pipe batches the commands of concurrent callers (see pipeline.go);
+	// nil when auto-pipelining is off.
+	pipe *pipeliner
+
 	closed atomic.Bool
 	mu     sync.Mutex
 	subs   map[*subscription]struct{} // open subscriptions, closed with the driver
@@ -94,6 +98,11 @@ func New(client redis.UniversalClient, opts ...Option) *Driver {
 		o := c.Options()
 		d.copyValues = o.ClientSideCache != nil || o.ClientSideCacheConfig != nil
 	}
+	// A ring routes by shard itself, and go-redis's client-side cache
+	// answers single commands only, so neither is batched.
+	if cfg.autoPipeline && d.ring == nil && !d.copyValues {
+		d.pipe = newPipeliner(d, lanesPerNode)
+	}
 	return d
 }
 
@@ -106,12 +115,12 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, error) {
 	if d.closed.Load() {
 		return nil, conn.ErrClosed
 	}
-	s, err := d.c.Get(ctx, key).Result()
-	if err != nil {
+	cmd := redis.NewStringCmd(ctx, "get", key)
+	if err := d.process(ctx, key, cmd); err != nil {
 		return nil, d.conv(ctx, err)
 	}
 	d.served()
-	return d.bytes(s), nil
+	return d.bytes(cmd.Val()), nil
 }
 
 // MGet returns the values stored at keys, in order, nil for a missing key.
@@ -133,12 +142,7 @@ func (d *Driver) MGet(ctx context.Context, keys ...string) ([][]byte, error) {
 	case d.ring != nil && len(keys) > 1:
 		err = d.mgetEach(ctx, keys, out)
 	default:
-		var vals []any
-		if vals, err = d.c.MGet(ctx, keys...).Result(); err != nil {
-			err = d.conv(ctx, err)
-		} else {
-			err = d.fill(out, vals, nil)
-		}
+		err = d.mget(ctx, keys, out)
 	}
 	if err != nil {
 		return nil, err
@@ -152,11 +156,7 @@ func (d *Driver) MGet(ctx context.Context, keys ...string) ([][]byte, error) {
 func (d *Driver) mgetSlots(ctx context.Context, keys []string, out [][]byte) error {
 	groups := groupBySlot(keys)
 	if len(groups) == 1 {
-		vals, err := d.c.MGet(ctx, keys...).Result()
-		if err != nil {
-			return d.conv(ctx, err)
-		}
-		return d.fill(out, vals, nil)
+		return d.mget(ctx, keys, out)
 	}
 	pipe := d.c.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(groups))
@@ -172,6 +172,20 @@ func (d *Driver) mgetSlots(ctx context.Context, keys []string, out [][]byte) err
 		}
 	}
 	return nil
+}
+
+// mget runs one MGET for keys, which are all on one node.
+func (d *Driver) mget(ctx context.Context, keys []string, out [][]byte) error {
+	args := make([]any, 1+len(keys))
+	args[0] = "mget"
+	for i, k := range keys {
+		args[1+i] = k
+	}
+	cmd := redis.NewSliceCmd(ctx, args...)
+	if err := d.process(ctx, keys[0], cmd); err != nil {
+		return d.conv(ctx, err)
+	}
+	return d.fill(out, cmd.Val(), nil)
 }
 
 // mgetEach runs one GET per key in one pipeline, for a ring, whose shards
@@ -228,7 +242,7 @@ func (d *Driver) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	if d.closed.Load() {
 		return conn.ErrClosed
 	}
-	return d.conv(ctx, d.c.Set(ctx, key, value, ttl).Err())
+	return d.conv(ctx, d.process(ctx, key, redis.NewStatusCmd(ctx, setArgs(key, value, ttl, false)...)))
 }
 
 // SetNX stores value at key with SET NX (and PX when ttl is not 0) and
@@ -241,8 +255,30 @@ func (d *Driver) SetNX(ctx context.Context, key string, value []byte, ttl time.D
 	if d.closed.Load() {
 		return false, conn.ErrClosed
 	}
-	ok, err := d.c.SetNX(ctx, key, value, ttl).Result()
-	return ok, d.conv(ctx, err)
+	cmd := redis.NewBoolCmd(ctx, setArgs(key, value, ttl, true)...)
+	if err := d.process(ctx, key, cmd); err != nil {
+		return false, d.conv(ctx, err)
+	}
+	return cmd.Val(), nil
+}
+
+// setArgs returns the arguments of SET key value, with PX (EX when ttl is
+// whole seconds, as go-redis sends it) when ttl is not 0, and NX for
+// SetNX.
+func setArgs(key string, value []byte, ttl time.Duration, nx bool) []any {
+	args := make([]any, 3, 6)
+	args[0], args[1], args[2] = "set", key, value
+	switch {
+	case ttl <= 0:
+	case ttl%time.Second == 0:
+		args = append(args, "ex", int64(ttl/time.Second))
+	default:
+		args = append(args, "px", int64(ttl/time.Millisecond))
+	}
+	if nx {
+		args = append(args, "nx")
+	}
+	return args
 }
 
 // roundTTL applies [conn.Milliseconds]' rules and returns the ttl as whole
@@ -272,8 +308,16 @@ func (d *Driver) Del(ctx context.Context, keys ...string) (int64, error) {
 		}
 	}
 	if len(groups) <= 1 {
-		n, err := d.c.Del(ctx, keys...).Result()
-		return n, d.conv(ctx, err)
+		args := make([]any, 1+len(keys))
+		args[0] = "del"
+		for i, k := range keys {
+			args[1+i] = k
+		}
+		cmd := redis.NewIntCmd(ctx, args...)
+		if err := d.process(ctx, keys[0], cmd); err != nil {
+			return 0, d.conv(ctx, err)
+		}
+		return cmd.Val(), nil
 	}
 	pipe := d.c.Pipeline()
 	cmds := make([]*redis.IntCmd, len(groups))
@@ -302,8 +346,11 @@ func (d *Driver) PExpire(ctx context.Context, key string, ttl time.Duration) (bo
 		return false, conn.ErrClosed
 	}
 	if ttl > 0 {
-		ok, err := d.c.PExpire(ctx, key, ttl).Result()
-		return ok, d.conv(ctx, err)
+		cmd := redis.NewBoolCmd(ctx, "pexpire", key, int64(ttl/time.Millisecond))
+		if err := d.process(ctx, key, cmd); err != nil {
+			return false, d.conv(ctx, err)
+		}
+		return cmd.Val(), nil
 	}
 	var exists *redis.IntCmd
 	_, err = d.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -357,12 +404,17 @@ func (d *Driver) Do(ctx context.Context, args ...any) (any, error) {
 			}
 		}
 	}
-	v, err := c.Do(ctx, args...).Result()
+	cmd := redis.NewCmd(ctx, args...)
+	if c == d.c && batchable(args[0]) {
+		err = d.process(ctx, keyArg(args), cmd)
+	} else {
+		err = c.Process(ctx, cmd)
+	}
 	if err != nil {
 		return nil, d.conv(ctx, err)
 	}
 	d.served()
-	return normalize(v), nil
+	return normalize(cmd.Val()), nil
 }
 
 // publishChannel returns the channel of a PUBLISH command.
@@ -467,15 +519,36 @@ func (d *Driver) Eval(ctx context.Context, script *conn.Script, keys []string, a
 			return nil, err
 		}
 	}
-	v, err := d.c.EvalSha(ctx, script.Hash(), keys, args...).Result()
+	cmd := d.evalCmd(ctx, "evalsha", script.Hash(), keys, args)
+	var key string
+	if len(keys) > 0 {
+		key = keys[0]
+	}
+	err := d.process(ctx, key, cmd)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		v, err = d.c.Eval(ctx, script.Source(), keys, args...).Result()
+		cmd = d.evalCmd(ctx, "eval", script.Source(), keys, args)
+		err = d.process(ctx, key, cmd)
 	}
 	if err != nil {
 		return nil, d.conv(ctx, err)
 	}
 	d.served()
-	return normalize(v), nil
+	return normalize(cmd.Val()), nil
+}
+
+// evalCmd builds EVAL or EVALSHA as go-redis does, with the position of
+// the first key set so that a cluster routes it by that key.
+func (d *Driver) evalCmd(ctx context.Context, name, payload string, keys []string, args []any) *redis.Cmd {
+	cmdArgs := make([]any, 3+len(keys), 3+len(keys)+len(args))
+	cmdArgs[0], cmdArgs[1], cmdArgs[2] = name, payload, len(keys)
+	for i, k := range keys {
+		cmdArgs[3+i] = k
+	}
+	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
+	if len(keys) > 0 {
+		cmd.SetFirstKeyPos(3)
+	}
+	return cmd
 }
 
 // ForEachNode calls fn with a Driver for each primary of a cluster (or

@@ -18,6 +18,8 @@ type config struct {
 	// subTimeout; subInterval < 0 turns the check off.
 	subInterval time.Duration
 	subTimeout  time.Duration
+	// autoPipeline batches the commands of concurrent callers.
+	autoPipeline bool
 }
 
 // The default subscription health check: a half-open subscription is
@@ -28,7 +30,7 @@ const (
 )
 
 func newConfig(opts []Option) config {
-	c := config{subInterval: DefaultSubscriptionInterval, subTimeout: DefaultSubscriptionTimeout}
+	c := config{subInterval: DefaultSubscriptionInterval, subTimeout: DefaultSubscriptionTimeout, autoPipeline: true}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
@@ -83,4 +85,25 @@ func WithSubscriptionCheck(interval, timeout time.Duration) Option {
 			c.subTimeout = DefaultSubscriptionTimeout
 		}
 	}
+}
+
+// WithAutoPipeline turns auto-pipelining on (the default) or off. When it
+// is on, the commands that concurrent callers send to one node while the
+// connections the driver allows per node are busy wait together and go
+// out as one go-redis pipeline as soon as one is free, so that N callers
+// share a round trip instead of taking one each; a lone caller's command
+// is sent at once, as without it. Every call still ends at its own
+// deadline, and a call that gives up does not disturb the others of its
+// batch. Get, MGet, Set, SetNX, Del, PExpire, Eval and Do are batched;
+// blocking commands (BLPOP, XREAD, WAIT and the like), commands that
+// change a connection's state (SELECT, MULTI, CLIENT, ...), PUBLISH on a
+// cluster, subscriptions and [Driver.Pipeline] are not. A ring, and a
+// client with go-redis's client-side cache, are never batched. See the
+// package documentation for the measurements behind the default.
+//
+// Turn it off when the client's hooks must see each command on its own
+// context: a batched command reaches go-redis's pipeline hooks, with the
+// batch's context, not the caller's.
+func WithAutoPipeline(on bool) Option {
+	return func(c *config) { c.autoPipeline = on }
 }
