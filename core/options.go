@@ -332,6 +332,9 @@ type callConfig struct {
 	refresh bool
 	since   int64    // when the call read the cache, unix nanoseconds (see engine.storedSince)
 	tags    []string // Tags, as given (tags.go)
+	// chosen is what the call's loader chose for its value (SetTTL,
+	// DontCache: loaderopts.go); nil for a call that runs no loader.
+	chosen *loadSettings
 }
 
 // TTL stores the value this call loads (or that Set writes) for ttl

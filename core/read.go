@@ -151,6 +151,7 @@ func (e *engine[V]) finish(ctx context.Context, key string, v V, p pending, load
 }
 
 func (e *engine[V]) finishCache(ctx context.Context, key string, v V, p pending, load func(context.Context) (V, error)) (V, error) {
+	load = e.settable(&p, load) // SetTTL, DontCache (loaderopts.go)
 	switch {
 	case p.stale:
 		e.refreshInBackground(ctx, key, p, load)

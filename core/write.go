@@ -49,6 +49,9 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 	if cc.ttlSet {
 		ttl = cc.ttl
 	}
+	if s := cc.chosen; s != nil && s.ttlSet {
+		ttl = s.ttl // the loader's choice (loaderopts.go)
+	}
 	if ttl > 0 && e.cfg.jitter > 0 {
 		ttl -= time.Duration(rand.Float64() * e.cfg.jitter * float64(ttl))
 		ttl = max(ttl, time.Millisecond)
@@ -71,6 +74,9 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 // did and the time a near copy must be gone by (see entryFor). Trouble is
 // reported, not returned.
 func (e *engine[V]) store(ctx context.Context, p *pending, key string, v V) (stored bool, until int64) {
+	if p.cc.chosen.dropped() {
+		return false, 0
+	}
 	now := time.Now()
 	if e.tooLate(p.obs, now) {
 		count(&e.m.stats.fenced, &e.stats.fenced)
@@ -93,7 +99,7 @@ func (e *engine[V]) tooLate(obs, now time.Time) bool {
 
 func (e *engine[V]) storeNegative(ctx context.Context, p *pending, key string, err error) {
 	// A context's end says nothing about the value: never cache it.
-	if e.cfg.negTTL <= 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if e.cfg.negTTL <= 0 || p.cc.chosen.dropped() || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	var sentinel error
