@@ -326,7 +326,13 @@ func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c 
 	if e.near != nil {
 		epoch = e.near.epoch(key)
 	}
-	v, err := e.runLoader(ctx, key, load)
+	lk, v, err := e.loadUnderLock(ctx, key, &p, load) // dlock.go
+	defer lk.release()
+	if lk.fromCache() {
+		deliver(v, err)
+		end()
+		return
+	}
 	count(&e.m.stats.loads, &e.stats.loads)
 	if err != nil {
 		count(&e.m.stats.loadErrors, &e.stats.loadErrors)

@@ -27,6 +27,7 @@ type Manager struct {
 	tags     tagRegistry // tag generation key -> *tagRef (tagregistry.go)
 	breaker  *breaker    // for the Manager's own fixed driver, on a single node
 	breakers breakerSet  // per resolved driver, node and breaker settings
+	locks    lockHubs    // the distributed lock's subscriptions (dlock.go)
 
 	mu       sync.Mutex
 	engines  map[string][]generationHolder // memoized functions by "<prefix>:<name>", for InvalidateAll
@@ -417,6 +418,9 @@ type Stats struct {
 	Bypassed       uint64       // calls that skipped Redis: breaker open or no connection
 	Panics         uint64       // user callbacks other than the loader that panicked: BeforeSave, AfterLoad, a Store, the error handler
 	FencedStores   uint64       // loads not stored: the key was invalidated or written while they ran
+	LockWaits      uint64       // misses answered by another process's load, after waiting for its distributed lock: no loader call
+	LockFailOpen   uint64       // loads run without the distributed lock because Redis could not be asked
+	LockLost       uint64       // distributed locks whose lease ended while their loader ran
 	NearActive     bool         // the near cache\'s invalidation subscription is up
 	Breaker        BreakerState // the least healthy breaker, when calls resolve several drivers
 }
@@ -427,6 +431,7 @@ type counters struct {
 	redisErrors, corrupt, bypassed      atomic.Uint64
 	encodeErrors, panics                atomic.Uint64
 	fenced                              atomic.Uint64
+	lockWaits, lockFailOpen, lockLost   atomic.Uint64 // dlock.go
 }
 
 // Stats returns the Manager's counters. They are read one by one without
@@ -449,6 +454,9 @@ func (m *Manager) Stats() Stats {
 		Bypassed:       s.bypassed.Load(),
 		Panics:         s.panics.Load(),
 		FencedStores:   s.fenced.Load(),
+		LockWaits:      s.lockWaits.Load(),
+		LockFailOpen:   s.lockFailOpen.Load(),
+		LockLost:       s.lockLost.Load(),
 		NearActive:     m.near.active.Load(),
 		Breaker:        m.breakerState(),
 	}

@@ -78,6 +78,7 @@ type config struct {
 	tagIdle     time.Duration // WithTagIdle (tagregistry.go)
 	tagKeyTTL   time.Duration // WithTagKeyTTL: 0 the default, < 0 none (tags.go)
 	hooks       hooks         // the observer and the function's counters (observe.go)
+	lockLease   time.Duration // WithDistributedLock (dlock.go); 0: off
 }
 
 func defaultConfig() config {

@@ -43,6 +43,9 @@ func (s *counters) snapshot() Stats {
 		Bypassed:       s.bypassed.Load(),
 		Panics:         s.panics.Load(),
 		FencedStores:   s.fenced.Load(),
+		LockWaits:      s.lockWaits.Load(),
+		LockFailOpen:   s.lockFailOpen.Load(),
+		LockLost:       s.lockLost.Load(),
 	}
 }
 
@@ -124,6 +127,9 @@ func (s Stats) String() string {
 		{s.Bypassed, "bypassed"},
 		{s.Panics, "callback panics"},
 		{s.FencedStores, "fenced stores"},
+		{s.LockWaits, "answered by another process's load"},
+		{s.LockFailOpen, "loads without the lock"},
+		{s.LockLost, "locks lost"},
 	} {
 		if c.n != 0 {
 			part(c.n, c.what)
