@@ -2,23 +2,36 @@ package core
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // deadlines hands out contexts that bound a Redis call to the Manager's
-// timeout.
+// timeout, at no allocation on a hit.
 //
-// context.WithTimeout costs four allocations and a timer per call, more
-// than the rest of a cache hit put together. Most calls, though, come with
-// a context that can never be cancelled (context.Background and values
-// on top of it); for those, one deadline context per time slice is shared
-// by every call that starts in the slice. The shared deadline is the
-// timeout from the slice's start, so each call gets a deadline between
-// the timeout less a slice (an eighth of the timeout) and the timeout
-// from its own start, at no allocation: the timeout stays a bound that no
-// call overruns. A context that can be cancelled still gets its own
-// WithTimeout, so that its cancellation reaches the call.
+// context.WithTimeout costs four or five allocations and a timer per call,
+// more than the rest of a cache hit put together. bound avoids it in each
+// of the three cases a call can be in:
+//
+//   - The caller's deadline comes no later than the timeout: the caller's
+//     context is the bound, as it is.
+//   - The caller's context can never be cancelled (context.Background and
+//     values on top of it): one deadline context per time slice is shared
+//     by every call that starts in the slice. The shared deadline is the
+//     timeout from the slice's start, so each call gets a deadline between
+//     the timeout less a slice (an eighth of the timeout) and the timeout
+//     from its own start: the timeout stays a bound that no call overruns.
+//   - The caller's context can be cancelled (an HTTP handler's): a pooled
+//     [boundCtx] with the call's own deadline, the timeout from its start.
+//     Its timer, made once per pooled context, closes its Done channel at
+//     the deadline. Being told of the caller's cancellation at once would
+//     take an allocation (context.AfterFunc) or a goroutine per call, so
+//     the same timer looks at the caller's context every slice instead:
+//     its cancellation reaches a Redis call that is still waiting within
+//     a slice, and reaches at once anything that asks the context's Err.
+//     A Redis call of a hit takes well under a slice, so on a hit the
+//     timer never fires: arming and stopping it is the whole cost.
 type deadlines struct {
 	timeout time.Duration
 	slice   int64 // nanoseconds
@@ -45,6 +58,11 @@ func noop() {}
 
 // bound returns ctx bounded by the timeout and the function that releases
 // it. now is the caller's clock reading, in unix nanoseconds.
+//
+// The release function must be called exactly once, when the bounded
+// calls have returned, and the context must not be used after it: it may
+// be a pooled context, handed to another call once released. Calling it
+// twice panics when the second call is noticed.
 func (d *deadlines) bound(ctx context.Context, now int64) (context.Context, context.CancelFunc) {
 	if d == nil {
 		return ctx, noop
@@ -53,7 +71,8 @@ func (d *deadlines) bound(ctx context.Context, now int64) (context.Context, cont
 		return ctx, noop // the caller's deadline is the tighter bound
 	}
 	if ctx.Done() != nil {
-		return context.WithTimeout(ctx, d.timeout)
+		b := acquireBound(ctx, now+int64(d.timeout), d.slice)
+		return b, b.release
 	}
 	shared := d.shared(now)
 	if ctx == context.Background() || ctx == context.TODO() {
@@ -74,7 +93,6 @@ func (d *deadlines) shared(now int64) context.Context {
 			return next.ctx
 		}
 		next.cancel() // another caller installed a slice first
-
 	}
 }
 
@@ -86,4 +104,174 @@ type valuesFrom struct {
 	values          context.Context
 }
 
-func (v valuesFrom) Value(key any) any { return v.values.Value(key) }
+// Value asks the shared deadline first: it answers only the context
+// package's own key for its cancellation state, with which a context
+// derived from this one (context.AfterFunc, WithTimeout: radix's stall
+// watch) registers with the deadline's Done channel instead of starting a
+// goroutine to wait for it. Every other key is the caller's.
+func (v valuesFrom) Value(key any) any {
+	if x := v.Context.Value(key); x != nil {
+		return x
+	}
+	return v.values.Value(key)
+}
+
+// boundCtx is the context of one bounded Redis call whose caller's
+// context can be cancelled: the caller's values, its cancellation, and
+// the call's own deadline (see [deadlines]). It is pooled: a context that
+// ended (deadline or cancellation) is never reused, so a context's Done
+// channel, once closed, stays closed; one released before it ended goes
+// back to the pool with its timer, its Done channel and its registry of
+// derived contexts.
+type boundCtx struct {
+	// inner provides the Done channel and the registry of contexts
+	// derived from this one: the context package registers them with it
+	// (see Value) rather than starting a goroutine each. It is never
+	// cancelled while the boundCtx is pooled.
+	inner  context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer // fires fire; stopped while pooled
+	// release is b.releaseOnce as a func value, made once so that bound
+	// does not allocate a closure per call.
+	release context.CancelFunc
+
+	mu       sync.Mutex
+	active   bool // between acquireBound and release
+	parent   context.Context
+	deadline time.Time
+	dl       int64 // deadline, unix nanoseconds
+	poll     int64 // how often the timer looks at parent, nanoseconds
+	// ended is why the context ended: 0 not yet, endDeadline, endParent
+	// (Err is then the parent's).
+	ended atomic.Uint32
+}
+
+const (
+	endDeadline = 1 + iota
+	endParent
+)
+
+var boundPool sync.Pool // of *boundCtx
+
+func newBound() *boundCtx {
+	b := &boundCtx{}
+	b.inner, b.cancel = context.WithCancelCause(context.Background())
+	b.timer = time.AfterFunc(time.Hour, b.fire)
+	b.timer.Stop()
+	b.release = b.releaseOnce
+	return b
+}
+
+// acquireBound returns a context of parent that ends at dl (unix
+// nanoseconds) at the latest, looking at parent every poll nanoseconds.
+func acquireBound(parent context.Context, dl, poll int64) *boundCtx {
+	b, _ := boundPool.Get().(*boundCtx)
+	if b == nil {
+		b = newBound()
+	}
+	b.mu.Lock()
+	b.active = true
+	b.parent, b.dl, b.poll = parent, dl, poll
+	b.deadline = time.Unix(0, dl)
+	b.timer.Reset(time.Duration(min(poll, dl-time.Now().UnixNano())))
+	b.mu.Unlock()
+	return b
+}
+
+// releaseOnce ends the call's use of b. b goes back to the pool unless it
+// ended, or its timer is firing and may still look at it.
+func (b *boundCtx) releaseOnce() {
+	b.mu.Lock()
+	if !b.active {
+		b.mu.Unlock()
+		panic("redcache: a bounded context was released twice")
+	}
+	b.active = false
+	reusable := b.timer.Stop() && b.ended.Load() == 0
+	if reusable {
+		// The caller's values are not kept alive in the pool. A context
+		// that ended keeps its parent: a driver's goroutine may still ask
+		// its Err.
+		b.parent = nil
+	}
+	b.mu.Unlock()
+	if reusable {
+		boundPool.Put(b)
+	}
+}
+
+// fire is the timer: it ends b at its deadline or when its parent ended,
+// or else looks again a poll later.
+func (b *boundCtx) fire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.active || b.ended.Load() != 0 {
+		return
+	}
+	if b.parent.Err() != nil {
+		b.endLocked(endParent)
+		return
+	}
+	now := time.Now().UnixNano()
+	if now >= b.dl {
+		b.endLocked(endDeadline)
+		return
+	}
+	b.timer.Reset(time.Duration(min(b.poll, b.dl-now)))
+}
+
+func (b *boundCtx) endLocked(why uint32) {
+	b.ended.Store(why)
+	if why == endParent {
+		b.cancel(context.Cause(b.parent))
+	} else {
+		b.cancel(context.DeadlineExceeded)
+	}
+}
+
+// Deadline is the call's deadline, earlier than the parent's if it has
+// one (bound hands the parent itself out otherwise).
+func (b *boundCtx) Deadline() (time.Time, bool) { return b.deadline, true }
+
+// Done is closed when the deadline passes or the parent's cancellation
+// has been seen (by the timer or by Err).
+func (b *boundCtx) Done() <-chan struct{} { return b.inner.Done() }
+
+// Err reports context.DeadlineExceeded after the deadline, the parent's
+// error once the parent ended, or nil. Asking it learns of the parent's
+// cancellation at once, and closes Done with it.
+//
+// Err and Value read parent without the lock: it is written only while
+// no one else holds b (acquireBound, and releaseOnce of a context that
+// did not end, which no one looks at any more), so they cost an atomic
+// load and the parent's own answer.
+func (b *boundCtx) Err() error {
+	switch b.ended.Load() {
+	case endDeadline:
+		return context.DeadlineExceeded
+	case endParent:
+		return b.parent.Err()
+	}
+	err := b.parent.Err()
+	if err == nil {
+		return nil
+	}
+	b.mu.Lock()
+	if b.ended.Load() == 0 {
+		b.endLocked(endParent)
+	}
+	b.mu.Unlock()
+	return b.Err()
+}
+
+// Value answers the context package's own key with inner (see inner),
+// and every other key from the parent.
+func (b *boundCtx) Value(key any) any {
+	if x := b.inner.Value(key); x != nil {
+		return x
+	}
+	return b.parent.Value(key)
+}
+
+// String names the context, as the context package's own do.
+func (b *boundCtx) String() string { return "redcache.boundCtx" }

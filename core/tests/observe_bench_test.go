@@ -16,20 +16,28 @@ import (
 // one that does nothing costs.
 func BenchmarkHitPath(b *testing.B) {
 	cases := []struct {
-		name string
-		opts []core.ManagerOption
+		name        string
+		opts        []core.ManagerOption
+		cancellable bool // called with a context that can be cancelled, as an HTTP handler's
 	}{
-		{"redis", nil},
-		{"near", []core.ManagerOption{core.WithNearCache(100, time.Minute)}},
+		{"redis", nil, false},
+		{"near", []core.ManagerOption{core.WithNearCache(100, time.Minute)}, false},
+		{"redis/cancellable-ctx", nil, true},
+		{"near/cancellable-ctx", []core.ManagerOption{core.WithNearCache(100, time.Minute)}, true},
 		// What an observer that does nothing costs: the hooks' own calls.
-		{"redis/nop-observer", []core.ManagerOption{core.WithObserver(core.NopObserver{})}},
-		{"near/nop-observer", []core.ManagerOption{core.WithNearCache(100, time.Minute), core.WithObserver(core.NopObserver{})}},
+		{"redis/nop-observer", []core.ManagerOption{core.WithObserver(core.NopObserver{})}, false},
+		{"near/nop-observer", []core.ManagerOption{core.WithNearCache(100, time.Minute), core.WithObserver(core.NopObserver{})}, false},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			d := memory.New()
 			b.Cleanup(func() { _ = d.Close() })
 			ctx := context.Background()
+			if c.cancellable {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				b.Cleanup(cancel)
+			}
 			m := core.New(append([]core.ManagerOption{core.WithDriver(d)}, c.opts...)...)
 			b.Cleanup(func() { _ = m.Close() })
 			get := core.Memoize(m, "bench.hit", func(context.Context, int) (string, error) { return "value", nil })
