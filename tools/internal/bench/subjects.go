@@ -145,10 +145,13 @@ func (e *env) goRedisClient() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: e.addr, Protocol: 2, ContextTimeoutEnabled: true})
 }
 
-// rcCacher is redcache: core.Memoize around the loader.
+// rcCacher is redcache: core.Memoize around the loader, and
+// core.MemoizeBatch of the same name (so the same entries) for GetMany.
 type rcCacher[V any] struct {
 	m      *core.Manager
 	memo   *core.Memo[int, V]
+	bm     *core.Manager // the batch's: a Manager keeps one function per name
+	batch  *core.Batch[int, V]
 	d      conn.Driver
 	ctx    context.Context // when set, calls use it: see libRCGoRedisCtx
 	cancel context.CancelFunc
@@ -156,8 +159,21 @@ type rcCacher[V any] struct {
 }
 
 func newRCCacher[V any](d conn.Driver, prefix string, ttl time.Duration, load loader[V], opts ...core.ManagerOption) *rcCacher[V] {
-	m := core.New(append([]core.ManagerOption{core.WithDriver(d), core.WithPrefix(prefix), core.WithTTL(ttl)}, opts...)...)
-	return &rcCacher[V]{m: m, d: d, memo: core.Memoize(m, "product", func(ctx context.Context, id int) (V, error) { return load(ctx, id) })}
+	mopts := append([]core.ManagerOption{core.WithDriver(d), core.WithPrefix(prefix), core.WithTTL(ttl)}, opts...)
+	m, bm := core.New(mopts...), core.New(mopts...)
+	return &rcCacher[V]{m: m, d: d, bm: bm,
+		memo: core.Memoize(m, "product", func(ctx context.Context, id int) (V, error) { return load(ctx, id) }),
+		batch: core.MemoizeBatch(bm, "product", func(ctx context.Context, ids []int) (map[int]V, error) {
+			out := make(map[int]V, len(ids))
+			for _, id := range ids {
+				v, err := load(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				out[id] = v
+			}
+			return out, nil
+		})}
 }
 
 func (c *rcCacher[V]) Get(ctx context.Context, id int) (V, error) {
@@ -167,14 +183,17 @@ func (c *rcCacher[V]) Get(ctx context.Context, id int) (V, error) {
 	return c.memo.Get(ctx, id)
 }
 
-// GetMany is one Get after the other: redcache has no batch API yet.
+// GetMany is one Batch.GetMany: one MGET, and one loader call and one
+// pipeline of stores for the ids that miss.
 func (c *rcCacher[V]) GetMany(ctx context.Context, ids []int) error {
-	for _, id := range ids {
-		if _, err := c.Get(ctx, id); err != nil {
-			return err
-		}
+	if c.ctx != nil {
+		ctx = c.ctx
 	}
-	return nil
+	got, err := c.batch.GetMany(ctx, ids)
+	if err == nil && len(got) != len(ids) {
+		err = fmt.Errorf("GetMany returned %d of %d ids", len(got), len(ids))
+	}
+	return err
 }
 
 func (c *rcCacher[V]) Invalidate(ctx context.Context, id int) error {
@@ -186,13 +205,22 @@ func (c *rcCacher[V]) Close() error {
 		c.cancel()
 	}
 	c.m.Close()
+	c.bm.Close()
 	return c.d.Close()
 }
 
 // stats reports the Manager's counters, so that a run where Redis failed
 // and calls fell back to the loader is flagged rather than published as
 // a fast cache.
-func (c *rcCacher[V]) stats() core.Stats { return c.m.Stats() }
+func (c *rcCacher[V]) stats() core.Stats {
+	s, b := c.m.Stats(), c.bm.Stats()
+	s.RedisErrors += b.RedisErrors
+	s.Bypassed += b.Bypassed
+	s.CorruptEntries += b.CorruptEntries
+	s.Hits += b.Hits
+	s.NearHits += b.NearHits
+	return s
+}
 
 // rawGoRedis is the least a cache over go-redis can do: GET, decode; on a
 // miss, load, encode, SET with PX. No header, no stampede control.
