@@ -127,7 +127,7 @@ func (s Stats) String() string {
 		{s.Bypassed, "bypassed"},
 		{s.Panics, "callback panics"},
 		{s.FencedStores, "fenced stores"},
-		{s.LockWaits, "answered by another process's load"},
+		{s.LockWaits, "answered after a lock wait"},
 		{s.LockFailOpen, "loads without the lock"},
 		{s.LockLost, "locks lost"},
 	} {
