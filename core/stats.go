@@ -64,6 +64,8 @@ func (s *counters) reported(op Op, err error) *atomic.Uint64 {
 		return &s.panics
 	case errors.Is(err, ErrCorruptEntry):
 		return &s.corrupt
+	case errors.Is(err, ErrLockLost):
+		return nil // counted as LockLost: no Redis call failed
 	case op == OpEncode:
 		return &s.encodeErrors
 	case op == OpBreaker, op == OpResolve:
