@@ -247,7 +247,7 @@ func must(s string, err error) string {
 // time, or, with negative caching, a negative entry that keeps it from
 // being asked for until it expires.
 func TestBatchPartialResults(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		for _, neg := range []bool{false, true} {
 			t.Run(fmt.Sprintf("negative=%v", neg), func(t *testing.T) {
 				ctx := testCtx(t)
@@ -300,7 +300,7 @@ func TestBatchPartialResults(t *testing.T) {
 // Overlapping batches: the ids a batch in flight is fetching are not
 // asked for again; each call's answer is assembled from both loads.
 func TestBatchDedupAcrossOverlappingBatches(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		src := newBatchSource(100)
 		b := core.MemoizeBatch(newBatchManager(t, d, uniquePrefix(t)), "dedup", src.load)
@@ -375,7 +375,7 @@ func TestBatchDedupAcrossOverlappingBatches(t *testing.T) {
 // their ids: their loader goes on, with a live context, and they get
 // their values.
 func TestBatchCancelDoesNotBreakAnother(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		src := newBatchSource(20)
 		b := core.MemoizeBatch(newBatchManager(t, d, uniquePrefix(t)), "cancel", src.load)
@@ -423,7 +423,7 @@ func TestBatchCancelDoesNotBreakAnother(t *testing.T) {
 // for any of its ids; nothing is stored.
 func TestBatchLoaderErrorReachesEveryWaiter(t *testing.T) {
 	boom := errors.New("source down")
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		for _, mode := range []string{"error", "panic"} {
 			t.Run(mode, func(t *testing.T) {
 				ctx := testCtx(t)
@@ -484,7 +484,7 @@ func TestBatchLoaderErrorReachesEveryWaiter(t *testing.T) {
 // process or another, returns its values to its callers but never stores
 // over the newer state.
 func TestBatchFenceAgainstWritesDuringLoad(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		writes := []struct {
 			name    string
 			write   func(ctx context.Context, here *core.Batch[int, string], there *core.Memo[int, string]) error
@@ -708,7 +708,7 @@ func TestBatchNearCacheAndTags(t *testing.T) {
 // Stale-while-revalidate: a batch serves its stale ids at once and
 // reloads them once, in the background, in one loader call.
 func TestBatchStaleWhileRevalidate(t *testing.T) {
-	eachTarget(t, func(t *testing.T, d conn.Driver) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
 		src := newBatchSource(10)
 		b := core.MemoizeBatch(newBatchManager(t, d, uniquePrefix(t)), "swr", src.load,
@@ -730,6 +730,41 @@ func TestBatchStaleWhileRevalidate(t *testing.T) {
 		})
 		if diff := cmp.Diff([][]int{ids(1, 10), ids(1, 10)}, src.calls()[:2]); diff != "" {
 			t.Fatalf("loader calls (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// Refresh reloads every id of the call and stores over its own
+// tombstones; SkipCache neither reads nor writes the cache.
+func TestBatchRefreshAndSkipCache(t *testing.T) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		src := newBatchSource(10)
+		b := core.MemoizeBatch(newBatchManager(t, d, uniquePrefix(t)), "refresh", src.load)
+		if _, err := b.GetMany(ctx, ids(1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		for id := 1; id <= 10; id++ {
+			src.set(id, fmt.Sprintf("new%d", id))
+		}
+		got, err := b.GetMany(ctx, ids(1, 5), core.SkipCache())
+		if err != nil || got[1] != "new1" {
+			t.Fatalf("SkipCache = %v, %v", got, err)
+		}
+		if got, _ := b.GetMany(ctx, ids(1, 5)); got[1] != "v1" {
+			t.Fatalf("SkipCache wrote the cache: %v", got)
+		}
+		got, err = b.GetMany(ctx, ids(1, 5), core.Refresh())
+		if err != nil || got[1] != "new1" || got[5] != "new5" {
+			t.Fatalf("Refresh = %v, %v", got, err)
+		}
+		calls := len(src.calls())
+		got, err = b.GetMany(ctx, ids(1, 10))
+		if err != nil || got[1] != "new1" || got[6] != "v6" {
+			t.Fatalf("after Refresh = %v, %v; want 1..5 refreshed, 6..10 as cached", got, err)
+		}
+		if len(src.calls()) != calls {
+			t.Fatalf("the refreshed values were not stored: %v", src.calls())
 		}
 	})
 }
