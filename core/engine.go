@@ -37,6 +37,9 @@ type engine[V any] struct {
 	// them too. They are apart from the engine: the Manager's record of
 	// the function holds them without keeping the engine alive.
 	stats *counters
+	// retries are the keys whose load failed while an expired value was
+	// served instead, until their next load may run (failsafe.go).
+	retries retryThrottle
 }
 
 const storedSlots = 64

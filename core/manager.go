@@ -418,6 +418,7 @@ type Stats struct {
 	Bypassed       uint64       // calls that skipped Redis: breaker open or no connection
 	Panics         uint64       // user callbacks other than the loader that panicked: BeforeSave, AfterLoad, a Store, the error handler
 	FencedStores   uint64       // loads not stored: the key was invalidated or written while they ran
+	FailSafeHits   uint64       // expired values served because the loader failed or was slow (WithFailSafe); not in Hits: the lookup counted a miss
 	LockWaits      uint64       // misses answered by another process's load, after waiting for its distributed lock: no loader call
 	LockFailOpen   uint64       // loads run without the distributed lock because Redis could not be asked
 	LockLost       uint64       // distributed locks whose lease ended while their loader ran
@@ -431,6 +432,7 @@ type counters struct {
 	redisErrors, corrupt, bypassed      atomic.Uint64
 	encodeErrors, panics                atomic.Uint64
 	fenced                              atomic.Uint64
+	failSafe                            atomic.Uint64 // failsafe.go
 	lockWaits, lockFailOpen, lockLost   atomic.Uint64 // dlock.go
 }
 
@@ -454,6 +456,7 @@ func (m *Manager) Stats() Stats {
 		Bypassed:       s.bypassed.Load(),
 		Panics:         s.panics.Load(),
 		FencedStores:   s.fenced.Load(),
+		FailSafeHits:   s.failSafe.Load(),
 		LockWaits:      s.lockWaits.Load(),
 		LockFailOpen:   s.lockFailOpen.Load(),
 		LockLost:       s.lockLost.Load(),

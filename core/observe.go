@@ -87,11 +87,12 @@ const (
 	OutcomeRefresh                    // a forced refresh: the loader ran without a read of the cache
 	OutcomeBypass                     // the cache was skipped: SkipCache, WithCacheDisabled, a closed Manager, no driver, an open breaker
 	OutcomeError                      // Redis failed during the read: the loader ran, its value was not stored
+	OutcomeFailSafe                   // an expired value, served because the loader failed or was slow (WithFailSafe)
 )
 
 // String returns the outcome as a short snake_case word ("hit",
 // "near_hit", "stale_hit", "negative_hit", "miss", "refresh", "bypass",
-// "error"), fit for a metric attribute.
+// "error", "fail_safe"), fit for a metric attribute.
 func (o Outcome) String() string {
 	switch o {
 	case OutcomeMiss:
@@ -110,6 +111,8 @@ func (o Outcome) String() string {
 		return "bypass"
 	case OutcomeError:
 		return "error"
+	case OutcomeFailSafe:
+		return "fail_safe"
 	}
 	return "unknown"
 }
@@ -173,7 +176,7 @@ func (e *engine[V]) readObserved(ctx context.Context, o Observer, key string, op
 // after it.
 func (e *engine[V]) finishObserved(key string, v V, p pending, load func(context.Context) (V, error)) (V, error) {
 	ctx := p.octx
-	v, err := e.finishCache(ctx, key, v, p, load)
+	v, err := e.finishCache(ctx, key, v, &p, load)
 	e.cfg.hooks.observer.GetEnd(ctx, Call{Name: e.name, Key: key}, p.outcome, err)
 	return v, err
 }

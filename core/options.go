@@ -66,6 +66,11 @@ type config struct {
 	negErrs     []error
 	negAll      bool
 	stale       time.Duration
+	eager       float64       // WithEagerRefresh (refresh.go)
+	failSafe    time.Duration // WithFailSafe: the window (failsafe.go)
+	retryAfter  time.Duration // WithFailSafe: the throttle
+	softTimeout time.Duration // WithLoaderTimeouts (failsafe.go)
+	hardTimeout time.Duration
 	genRefresh  time.Duration
 	maxKeyLen   int
 	skipCache   bool

@@ -25,6 +25,8 @@ const (
 	statusNegative                  // a cached error
 	statusUnavailable               // Redis failed or is skipped: load, do not store
 	statusNewer                     // an entry of a newer format: load, leave it in place
+	statusEager                     // a fresh value past the eager-refresh point: serve it, refresh in the background (refresh.go)
+	statusExpired                   // a value past its expiry, kept for fail-safe: load, serve it if the load fails (failsafe.go)
 )
 
 // pending is what a call has left to do once the cache was read: run
@@ -47,6 +49,7 @@ type pending struct {
 	store      bool // write what the loader returns
 	stale      bool // the value served is stale: reload it in the background
 	background bool // a stale-while-revalidate reload, with no caller
+	fallback   bool // the value read is expired, within the fail-safe window: served if the load fails (failsafe.go)
 	outcome    Outcome
 	// octx is the context the observer's GetStart returned (nil: not
 	// observed); finish goes on in it.
@@ -136,6 +139,8 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 		count(&e.m.stats.misses, &e.stats.misses)
 		p.load = true
 		return v, p, nil
+	case statusEager, statusExpired:
+		return e.readAged(v, p, st) // refresh.go, failsafe.go
 	}
 	count(&e.m.stats.misses, &e.stats.misses)
 	p.load, p.store = true, true
@@ -147,15 +152,17 @@ func (e *engine[V]) finish(ctx context.Context, key string, v V, p pending, load
 	if p.octx != nil {
 		return e.finishObserved(key, v, p, load)
 	}
-	return e.finishCache(ctx, key, v, p, load)
+	return e.finishCache(ctx, key, v, &p, load)
 }
 
-func (e *engine[V]) finishCache(ctx context.Context, key string, v V, p pending, load func(context.Context) (V, error)) (V, error) {
-	load = e.settable(&p, load) // SetTTL, DontCache (loaderopts.go)
+func (e *engine[V]) finishCache(ctx context.Context, key string, v V, p *pending, load func(context.Context) (V, error)) (V, error) {
+	load = e.settable(p, load) // SetTTL, DontCache (loaderopts.go)
 	switch {
 	case p.stale:
-		e.refreshInBackground(ctx, key, p, load)
+		e.refreshInBackground(ctx, key, *p, load)
 		return v, nil
+	case p.fallback || e.cfg.hardTimeout > 0:
+		return e.finishGuarded(ctx, key, v, p, load) // failsafe.go
 	case p.st == nil:
 		// No Redis: skipped, closed, or no driver.
 		v, err := e.runLoader(ctx, key, load)
@@ -168,7 +175,7 @@ func (e *engine[V]) finishCache(ctx context.Context, key string, v V, p pending,
 		}
 		return v, err
 	}
-	return e.fill(ctx, key, p, load)
+	return e.fill(ctx, key, *p, load)
 }
 
 // callOptions applies opts; its own frame keeps the config off the heap
@@ -267,8 +274,8 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 		var zero V
 		return zero, statusMiss, nil
 	}
-	if !ent.SoftExpiry.IsZero() && now >= ent.SoftExpiry.UnixNano() {
-		return v, statusStale, nil
+	if st := e.aged(ent, now); st != statusHit {
+		return v, st, nil // stale, due for an eager refresh, or expired (refresh.go)
 	}
 	if e.near != nil && e.m.near.serves(p.d) {
 		e.near.put(key, v, gen, epoch, now, nearUntil(ent))
@@ -318,7 +325,7 @@ func (e *engine[V]) peek(ctx context.Context, key string, opts []CallOption) (V,
 	defer cancel()
 	v, st, err := e.lookup(ctx, rctx, &p, key, now, false)
 	switch st {
-	case statusHit, statusStale:
+	case statusHit, statusStale, statusEager:
 		return v, true, nil
 	case statusNegative:
 		return zero, true, err

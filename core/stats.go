@@ -43,6 +43,7 @@ func (s *counters) snapshot() Stats {
 		Bypassed:       s.bypassed.Load(),
 		Panics:         s.panics.Load(),
 		FencedStores:   s.fenced.Load(),
+		FailSafeHits:   s.failSafe.Load(),
 		LockWaits:      s.lockWaits.Load(),
 		LockFailOpen:   s.lockFailOpen.Load(),
 		LockLost:       s.lockLost.Load(),
@@ -68,7 +69,7 @@ func (s *counters) reported(op Op, err error) *atomic.Uint64 {
 		return nil // counted as LockLost: no Redis call failed
 	case op == OpEncode:
 		return &s.encodeErrors
-	case op == OpBreaker, op == OpResolve:
+	case op == OpBreaker, op == OpResolve, op == OpLoader:
 		return nil
 	}
 	return &s.redisErrors
@@ -129,6 +130,7 @@ func (s Stats) String() string {
 		{s.Bypassed, "bypassed"},
 		{s.Panics, "callback panics"},
 		{s.FencedStores, "fenced stores"},
+		{s.FailSafeHits, "fail-safe values served"},
 		{s.LockWaits, "answered after a lock wait"},
 		{s.LockFailOpen, "loads without the lock"},
 		{s.LockLost, "locks lost"},

@@ -52,21 +52,15 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 	if s := cc.chosen; s != nil && s.ttlSet {
 		ttl = s.ttl // the loader's choice (loaderopts.go)
 	}
+	if s := cc.chosen; s != nil && s.ttlSet {
+		ttl = s.ttl // the loader's choice (loaderopts.go)
+	}
 	if ttl > 0 && e.cfg.jitter > 0 {
 		ttl -= time.Duration(rand.Float64() * e.cfg.jitter * float64(ttl))
 		ttl = max(ttl, time.Millisecond)
 	}
 	ent = format.Entry{Codec: e.codecID, Compressed: e.compress, Generation: gen, Payload: payload}
-	switch {
-	case e.cfg.stale > 0 && ttl > 0:
-		ent.SoftExpiry = now.Add(ttl)
-		until = ent.SoftExpiry.UnixNano()
-		ttl += e.cfg.stale
-		ent.Expiry = now.Add(ttl)
-	case ttl > 0:
-		ent.Expiry = now.Add(ttl)
-		until = ent.Expiry.UnixNano()
-	}
+	ttl, until = e.expiries(&ent, ttl, now) // refresh.go
 	return ent, ttl, until, nil
 }
 
@@ -74,6 +68,9 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 // did and the time a near copy must be gone by (see entryFor). Trouble is
 // reported, not returned.
 func (e *engine[V]) store(ctx context.Context, p *pending, key string, v V) (stored bool, until int64) {
+	if p.cc.chosen.dropped() {
+		return false, 0
+	}
 	if p.cc.chosen.dropped() {
 		return false, 0
 	}
