@@ -77,6 +77,9 @@ func MemoizeBatch[K comparable, V any](m *Manager, name string, fn func(context.
 // [WithErrorHandler]).
 //
 // [TTL], [Tags], [SkipCache] and [Refresh] apply to every id of the call.
+// An [Observer] hears of the call as of one Get (under the key of its
+// first id, with the outcome of the id that cost the most: a miss when
+// any id was loaded), with one LoadStart per loader call.
 func (b *Batch[K, V]) GetMany(ctx context.Context, ids []K, opts ...CallOption) (map[K]V, error) {
 	return getMany(ctx, b.e, ids, b.Key, b.fn, opts)
 }

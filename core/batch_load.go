@@ -31,6 +31,8 @@ type batchCall[K comparable, V any] struct {
 	d    conn.Driver
 	st   *genState
 	tags *tagSet
+	// bypass: the call skipped the cache; refreshed: it is a Refresh.
+	bypass, refreshed bool
 }
 
 // batchItem is one distinct id of a GetMany.
@@ -44,6 +46,7 @@ type batchItem[K comparable, V any] struct {
 	// answered is set once the cache gave the id's answer.
 	answered bool
 	stale    bool // v is stale: refresh it in the background
+	nearHit  bool // v is from the near cache
 	fk       string
 	c        *flightCall
 	epoch    uint64 // the near cache's epoch of key before it was read
@@ -77,7 +80,59 @@ func getMany[K comparable, V any](ctx context.Context, e *engine[V], ids []K, ke
 		}
 		items = append(items, &batchItem[K, V]{id: id, key: key})
 	}
+	o := e.cfg.hooks.observer
+	if o == nil {
+		return bc.get(ctx, out, items)
+	}
+	// One Get for the observer: the call, under the key of its first id,
+	// with the outcome of the id that cost the most.
+	call := Call{Name: e.name, Key: items[0].key}
+	ctx = o.GetStart(ctx, call)
+	out, err := bc.get(ctx, out, items)
+	o.GetEnd(ctx, call, bc.outcome(items), err)
+	return out, err
+}
+
+// outcome sums up the outcomes of the items: the costliest of them.
+func (bc *batchCall[K, V]) outcome(items []*batchItem[K, V]) Outcome {
+	if bc.bypass {
+		return OutcomeBypass
+	}
+	rank := map[Outcome]int{OutcomeNearHit: 0, OutcomeHit: 1, OutcomeNegativeHit: 2, OutcomeStaleHit: 3,
+		OutcomeMiss: 4, OutcomeRefresh: 5, OutcomeError: 6, OutcomeBypass: 7}
+	worst := OutcomeNearHit
+	for _, it := range items {
+		var oc Outcome
+		switch {
+		case it.nearHit:
+			oc = OutcomeNearHit
+		case it.stale:
+			oc = OutcomeStaleHit
+		case it.answered && it.has:
+			oc = OutcomeHit
+		case it.answered:
+			oc = OutcomeNegativeHit
+		case it.p.outcome == OutcomeBypass:
+			oc = OutcomeBypass
+		case it.p.store && bc.refreshed:
+			oc = OutcomeRefresh
+		case it.p.store:
+			oc = OutcomeMiss
+		default:
+			oc = OutcomeError
+		}
+		if rank[oc] > rank[worst] {
+			worst = oc
+		}
+	}
+	return worst
+}
+
+// get is GetMany for the distinct items of ids.
+func (bc *batchCall[K, V]) get(ctx context.Context, out map[K]V, items []*batchItem[K, V]) (map[K]V, error) {
+	e := bc.e
 	if bc.cc.skip || e.cfg.skipCache || e.m.isClosed() {
+		bc.bypass = true
 		for range items {
 			count(&e.m.stats.bypassed, &e.stats.bypassed)
 		}
@@ -95,12 +150,13 @@ func getMany[K comparable, V any](ctx context.Context, e *engine[V], ids []K, ke
 		if err := e.invalidateMany(ctx, keys); err != nil {
 			e.m.report(ctx, &e.cfg, nil, OpSave, e.name, keys[0], err)
 		}
-		bc.cc.refresh = false
+		bc.cc.refresh, bc.refreshed = false, true
 	}
 	now := time.Now()
 	bc.cc.since = now.UnixNano()
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
+		bc.bypass = true
 		for range items {
 			count(&e.m.stats.bypassed, &e.stats.bypassed)
 		}
@@ -121,7 +177,7 @@ func getMany[K comparable, V any](ctx context.Context, e *engine[V], ids []K, ke
 				if v, ok := e.near.get(it.key, gen, now.UnixNano()); ok {
 					count(&e.m.stats.hits, &e.stats.hits)
 					count(&e.m.stats.near, &e.stats.near)
-					it.v, it.has, it.answered = v, true, true
+					it.v, it.has, it.answered, it.nearHit = v, true, true, true
 					continue
 				}
 				rest = append(rest, it)

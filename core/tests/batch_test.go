@@ -768,3 +768,38 @@ func TestBatchRefreshAndSkipCache(t *testing.T) {
 		}
 	})
 }
+
+// An Observer hears of a GetMany as of one Get: its start, its loader
+// call and Redis steps within it, and its end with the costliest outcome.
+func TestBatchObserved(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		log := &eventLog{}
+		src := newBatchSource(10)
+		b := core.MemoizeBatch(newBatchManager(t, d, uniquePrefix(t), core.WithObserver(log)), "observed", src.load)
+		if _, err := b.GetMany(ctx, ids(1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			`get.start under ""`,
+			`redis.start load under "get observed"`,
+			`redis.end load err=<nil>`,
+			`load.start under "get observed"`,
+			`load.end err=<nil> in "load observed"`,
+			`redis.start save under "get observed"`,
+			`redis.end save err=<nil>`,
+			`get.end miss err=<nil> in "get observed"`,
+		}
+		if got := log.all(); !inOrder(got, want) {
+			t.Fatalf("a cold GetMany told:\n%s\nwant in order:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		log.reset()
+		if _, err := b.GetMany(ctx, ids(1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if got := log.all(); !inOrder(got, []string{`get.start under ""`, `get.end hit err=<nil> in "get observed"`}) ||
+			slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "load.") }) {
+			t.Fatalf("a warm GetMany told:\n%s", strings.Join(got, "\n"))
+		}
+	})
+}
