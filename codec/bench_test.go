@@ -194,3 +194,61 @@ func BenchmarkCompressSmall(b *testing.B) {
 		}
 	})
 }
+
+// product has the shape of the value the comparison harness caches
+// (tools/internal/bench.Product): about 1 KiB once encoded, most of it a
+// description.
+type product struct {
+	ID          int64
+	SKU         string
+	Name        string
+	Price       float64
+	Stock       int
+	Tags        []string
+	Description string
+	UpdatedAt   time.Time
+}
+
+func benchProduct(id int) product {
+	return product{
+		ID:          int64(id),
+		SKU:         fmt.Sprintf("SKU-%08d", id),
+		Name:        "steel widget",
+		Price:       123.45,
+		Stock:       17,
+		Tags:        []string{"garden", "modern", "quiet"},
+		Description: prose(id, 110),
+		UpdatedAt:   time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(id) * time.Minute),
+	}
+}
+
+// BenchmarkProduct marshals and unmarshals the harness's 1 KiB product with
+// Gob and JSON: the cost a cache hit pays to decode and a miss to encode.
+func BenchmarkProduct(b *testing.B) {
+	p := benchProduct(7)
+	for _, c := range []codec.Codec{codec.Gob, codec.JSON} {
+		data, err := c.Marshal(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("Marshal/"+c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			b.ReportMetric(float64(len(data)), "bytes")
+			for range b.N {
+				if _, err := c.Marshal(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Unmarshal/"+c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			b.ReportMetric(float64(len(data)), "bytes")
+			for range b.N {
+				var out product
+				if err := c.Unmarshal(data, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,8 @@
 package codec_test
 
 import (
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"math"
 	"reflect"
@@ -90,7 +92,83 @@ func checkUnmarshal(t *testing.T, c codec.Codec, data []byte) {
 
 func FuzzGobUnmarshal(f *testing.F) {
 	addSeeds(f, codec.Gob)
-	f.Fuzz(func(t *testing.T, data []byte) { checkUnmarshal(t, codec.Gob, data) })
+	addStreamSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkUnmarshal(t, codec.Gob, data)
+		// Whatever path Gob takes (a primed decoder or a new one), it
+		// decodes as a new gob.Decoder given the whole stream.
+		for _, newTarget := range primedTargets {
+			checkLikeReference(t, data, newTarget)
+		}
+	})
+}
+
+// addStreamSeeds adds values as earlier releases wrote them (a plain gob
+// stream with the writer's own type ids) and as Gob writes them now.
+func addStreamSeeds(f *testing.F) {
+	f.Helper()
+	for _, v := range primedValues() {
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(v); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b.Bytes())
+		data, err := codec.Gob.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+}
+
+// primedValues are values of types that Gob decodes with primed decoders,
+// and primedTargets what the fuzzers decode into.
+func primedValues() []any {
+	return []any{
+		benchProduct(1), streamValues["order"].want, streamValues["tree"].want,
+		[]legacyLine{{"x", 1, 2}}, map[string]legacyCustomer{"c": {"n", "e"}}, 7,
+	}
+}
+
+var primedTargets = []func() any{
+	func() any { return new(product) },
+	func() any { return new(legacyOrder) },
+	func() any { return new(*tree) },
+	func() any { return new([]legacyLine) },
+	func() any { return new(map[string]legacyCustomer) },
+	func() any { return new(int) },
+}
+
+// FuzzGobPrimedValue puts arbitrary bytes behind the type definitions
+// Gob writes for one of primedValues: a corrupt value message reaches the
+// primed decoders, which must fail as a new Decoder fails, or decode what
+// it decodes, and never panic.
+func FuzzGobPrimedValue(f *testing.F) {
+	values := primedValues()
+	defs := make([][]byte, len(values))
+	for i, v := range values {
+		data, err := codec.Gob.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		at, ok := codec.GobSplit(data)
+		if !ok {
+			f.Fatalf("%T: no single value message", v)
+		}
+		defs[i] = data[:at]
+		f.Add(uint8(i), data[at:])
+		f.Add(uint8(i), data[at:len(data)-1])
+	}
+	f.Add(uint8(0), []byte{0x03, 0xff, 0x80, 0x00})
+	f.Add(uint8(1), []byte{0x01, 0x00})
+	f.Fuzz(func(t *testing.T, which uint8, msg []byte) {
+		i := int(which) % len(values)
+		data := append(bytes.Clone(defs[i]), msg...)
+		checkLikeReference(t, data, primedTargets[i])
+		// A value that reaches a primed decoder of another type fails or
+		// decodes as a new Decoder says too.
+		checkLikeReference(t, data, primedTargets[(i+1)%len(values)])
+	})
 }
 
 func FuzzJSONUnmarshal(f *testing.F) {

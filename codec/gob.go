@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
+	"io"
 	"reflect"
 )
 
@@ -67,10 +68,23 @@ func (gobCodec) Marshal(v any) (data []byte, err error) {
 		return []byte{}, nil
 	}
 	defer encodePanic("gob", &err)
+	if gt := gobTypeOf(reflect.TypeOf(v)); gt.fast {
+		data, ok, err := gt.marshal(v)
+		if err != nil {
+			return nil, wrap(ErrEncode, "gob", err)
+		}
+		if ok {
+			return data, nil
+		}
+	}
+	return gobStream(v)
+}
+
+// gobStream encodes v as a stream of its own, with a new Encoder: the
+// path of the types gobType does not prime.
+func gobStream(v any) ([]byte, error) {
 	buf := getBuffer()
 	defer putBuffer(buf)
-	// A new Encoder per value: an Encoder sends each type's description
-	// once per stream, and every stored value must carry its own.
 	if err := gob.NewEncoder(buf).Encode(v); err != nil {
 		return nil, wrap(ErrEncode, "gob", err)
 	}
@@ -85,6 +99,20 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 		return nil // nil was stored: the zero value target left is the answer
 	}
 	defer decodePanic("gob", &err)
+	if gt := gobTypeOf(reflect.TypeOf(v).Elem()); gt.fast {
+		if at, ok := gobSplit(data); ok && bytes.Equal(data[:at], gt.canon) {
+			return gt.unmarshal(data, at, v)
+		}
+	}
+	at, end, ok, short := gobValue(data)
+	if short {
+		return errShort
+	}
+	if ok {
+		if wires, check, ok := gobWires(data[:at]); ok && check && gobMapBomb(data[at:end], wires) {
+			return errMapBomb
+		}
+	}
 	r := readerPool.Get().(*bytes.Reader)
 	r.Reset(data)
 	defer func() {
@@ -95,9 +123,21 @@ func (gobCodec) Unmarshal(data []byte, v any) (err error) {
 		return wrap(ErrDecode, "gob", err)
 	}
 	if r.Len() != 0 {
-		return fmt.Errorf("%w: gob: %d bytes after the value", ErrDecode, r.Len())
+		return errTrailing(r.Len())
 	}
 	return nil
+}
+
+// errMapBomb reports a map whose count is larger than its message: see
+// gobMapBomb.
+var errMapBomb = fmt.Errorf("%w: gob: a map with more entries than bytes", ErrDecode)
+
+// errShort reports a message longer than the bytes left.
+var errShort = fmt.Errorf("%w: gob: %w", ErrDecode, io.ErrUnexpectedEOF)
+
+// errTrailing reports bytes after the value of a gob stream.
+func errTrailing(n int) error {
+	return fmt.Errorf("%w: gob: %d bytes after the value", ErrDecode, n)
 }
 
 // isNil reports whether v is nil or leads to nil through pointers and
