@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"reflect"
@@ -460,4 +461,93 @@ func TestGobConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+type withMap struct {
+	N int
+	M map[string]int
+}
+
+// withCount rewrites the value message of data, whose body (after its
+// type id) holds a map count at offset at, with the count n.
+func withCount(t *testing.T, data []byte, at int, n uint64) []byte {
+	t.Helper()
+	start, ok := codec.GobSplit(data)
+	if !ok {
+		t.Fatalf("%x: no single value message", data)
+	}
+	msg := data[start:]
+	// The message count and the type id are one byte each, or the type id
+	// two (0xff and its byte).
+	body := msg[1:]
+	if body[0] == 0xff {
+		body = body[2:]
+	} else {
+		body = body[1:]
+	}
+	if body[at] != 1 {
+		t.Fatalf("no map count of 1 at %d of %x", at, body)
+	}
+	var count []byte
+	for v := n; v > 0; v >>= 8 {
+		count = append([]byte{byte(v)}, count...)
+	}
+	count = append([]byte{byte(256 - len(count))}, count...)
+	newBody := append(append(append([]byte{}, body[:at]...), count...), body[at+1:]...)
+	head := msg[1 : len(msg)-len(body)] // the type id
+	out := append([]byte{}, data[:start]...)
+	out = append(out, byte(len(head)+len(newBody)))
+	return append(append(out, head...), newBody...)
+}
+
+// TestGobMapBomb: a corrupt map count far beyond the bytes of its message
+// is an error at once; encoding/gob alone sizes the map by it first (here
+// billions of entries), whatever the path.
+func TestGobMapBomb(t *testing.T) {
+	top := map[string]int{"a": 1}
+	inStruct := withMap{N: 5, M: map[string]int{"a": 1}}
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		at     int
+		target func() any
+	}{
+		// a singleton: a zero delta, then the count
+		{"top", mustMarshal(t, top), 1, ptrTo[map[string]int]()},
+		{"top stream", plainGob(t, top), 1, ptrTo[map[string]int]()},
+		// a struct: delta 1, N, delta 1, then the count
+		{"field", mustMarshal(t, inStruct), 3, ptrTo[withMap]()},
+		{"field stream", plainGob(t, inStruct), 3, ptrTo[withMap]()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			good := withCount(t, tc.data, tc.at, 1)
+			if err := codec.Gob.Unmarshal(good, tc.target()); err != nil {
+				t.Fatalf("the unchanged value: %v", err)
+			}
+			bad := withCount(t, tc.data, tc.at, 3_000_000_000)
+			for range 2 {
+				if err := codec.Gob.Unmarshal(bad, tc.target()); !errors.Is(err, codec.ErrDecode) {
+					t.Fatalf("Unmarshal: %v, want ErrDecode", err)
+				}
+			}
+		})
+	}
+}
+
+// TestGobShortMessage: a message count beyond the data is an error before
+// encoding/gob allocates a buffer of that size.
+func TestGobShortMessage(t *testing.T) {
+	data := []byte{0xfc, 0x3f, 0xff, 0xff, 0xff, 0x04, 0x00}
+	if err := codec.Gob.Unmarshal(data, new(int)); !errors.Is(err, codec.ErrDecode) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Unmarshal: %v, want ErrDecode and io.ErrUnexpectedEOF", err)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := codec.Gob.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
