@@ -71,7 +71,7 @@ func (d *deadlines) bound(ctx context.Context, now int64) (context.Context, cont
 		return ctx, noop // the caller's deadline is the tighter bound
 	}
 	if ctx.Done() != nil {
-		b := acquireBound(ctx, now+int64(d.timeout), d.slice)
+		b := acquireBound(ctx, now, int64(d.timeout), d.slice)
 		return b, b.release
 	}
 	shared := d.shared(now)
@@ -162,18 +162,20 @@ func newBound() *boundCtx {
 	return b
 }
 
-// acquireBound returns a context of parent that ends at dl (unix
-// nanoseconds) at the latest, looking at parent every poll nanoseconds.
-func acquireBound(parent context.Context, dl, poll int64) *boundCtx {
+// acquireBound returns a context of parent that ends timeout nanoseconds
+// after now (unix nanoseconds, the caller's clock reading: reading the
+// clock again costs a hit more than the rest of this) at the latest,
+// looking at parent every poll nanoseconds.
+func acquireBound(parent context.Context, now, timeout, poll int64) *boundCtx {
 	b, _ := boundPool.Get().(*boundCtx)
 	if b == nil {
 		b = newBound()
 	}
 	b.mu.Lock()
 	b.active = true
-	b.parent, b.dl, b.poll = parent, dl, poll
-	b.deadline = time.Unix(0, dl)
-	b.timer.Reset(time.Duration(min(poll, dl-time.Now().UnixNano())))
+	b.parent, b.dl, b.poll = parent, now+timeout, poll
+	b.deadline = time.Unix(0, b.dl)
+	b.timer.Reset(time.Duration(min(poll, timeout)))
 	b.mu.Unlock()
 	return b
 }
