@@ -68,7 +68,7 @@ func newEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 	w := weakEngine[V]{weak.Make(e)}
 	m.register(e.cfg.prefix+":"+name, w)
 	if e.cfg.nearSize > 0 {
-		e.near = newNearCache[V](e.cfg.nearSize, e.cfg.nearTTL)
+		e.near = newNearCacheBytes[V](e.cfg.nearSize, e.cfg.nearTTL, e.cfg.nearBytes)
 		m.near.add(w)
 	}
 	if e.cfg.beforeSave == nil && e.cfg.afterLoad == nil {

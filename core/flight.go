@@ -352,7 +352,7 @@ func (e *engine[V]) runFlight(ctx context.Context, g *flightGroup, fk string, c 
 		e.storedSlot(key).Store(time.Now().UnixNano())
 		if stored {
 			if e.near != nil && e.m.near.serves(p.d) {
-				e.near.put(key, v, p.gen, epoch, time.Now().UnixNano(), until)
+				e.near.putSized(key, v, p.size, p.gen, epoch, time.Now().UnixNano(), until)
 			}
 			if p.cc.refresh && !p.background {
 				// An explicit refresh is a write: other processes' near

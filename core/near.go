@@ -40,7 +40,6 @@ const InvalidationChannel = "redcache:invalidate"
 func channelFor(prefix string) string { return InvalidationChannel + ":" + prefix }
 
 const (
-	nearShards = 16
 	// nearEpochs is the number of invalidation counters per near cache:
 	// an invalidation of one key refuses the fills of the keys that share
 	// its counter, so there are many.
@@ -50,13 +49,14 @@ const (
 	pingWait  = 3 * time.Second
 )
 
-// nearCache is one memoized function's near cache: a sharded map with a
-// per-entry expiry and random eviction when a shard is full.
+// nearCache is one memoized function's near cache: shards of a map with
+// a per-entry expiry, each bounded by entries and bytes under W-TinyLFU
+// (near_policy.go).
 type nearCache[V any] struct {
-	ttl      int64 // nanoseconds
-	perShard int
-	seed     maphash.Seed
-	shards   [nearShards]nearShard[V]
+	ttl    int64 // nanoseconds
+	seed   maphash.Seed
+	mask   uint64
+	shards []nearShard[V]
 	// epochs count the invalidations of keys (hashed), all the
 	// invalidations of everything; a value read from Redis is kept only
 	// if none of its key arrived while it was being read, so a late reader
@@ -65,60 +65,73 @@ type nearCache[V any] struct {
 	all    atomic.Uint32
 }
 
-type nearShard[V any] struct {
-	mu sync.RWMutex
-	m  map[string]nearEntry[V]
-}
-
-type nearEntry[V any] struct {
-	v       V
-	gen     uint64
-	expires int64 // unix nanoseconds
-}
-
+// newNearCache makes a near cache of at most size values, each kept for
+// at most ttl.
 func newNearCache[V any](size int, ttl time.Duration) *nearCache[V] {
-	n := &nearCache[V]{ttl: int64(ttl), perShard: max(size/nearShards, 1), seed: maphash.MakeSeed()}
+	return newNearCacheBytes[V](size, ttl, 0)
+}
+
+// newNearCacheBytes makes a near cache of at most size values and
+// maxBytes bytes of encoded payload (0: no byte bound), each kept for at
+// most ttl.
+func newNearCacheBytes[V any](size int, ttl time.Duration, maxBytes int64) *nearCache[V] {
+	count := nearShardCount(size)
+	n := &nearCache[V]{ttl: int64(ttl), seed: maphash.MakeSeed(), mask: uint64(count - 1), shards: make([]nearShard[V], count)}
+	per := (size + count - 1) / count
+	var perBytes int64
+	if maxBytes > 0 {
+		perBytes = max((maxBytes+int64(count)-1)/int64(count), 1)
+	}
 	for i := range n.shards {
-		n.shards[i].m = make(map[string]nearEntry[V])
+		n.shards[i].init(per, perBytes, maphash.String(n.seed, strconv.Itoa(i)))
 	}
 	return n
 }
 
-func (n *nearCache[V]) shard(key string) *nearShard[V] {
-	return &n.shards[maphash.String(n.seed, key)%nearShards]
-}
+func (n *nearCache[V]) hash(key string) uint64 { return maphash.String(n.seed, key) }
+
+func (n *nearCache[V]) shard(h uint64) *nearShard[V] { return &n.shards[h&n.mask] }
 
 // get returns the value under key when it is there, unexpired and of
 // generation gen.
 func (n *nearCache[V]) get(key string, gen uint64, now int64) (V, bool) {
-	s := n.shard(key)
-	s.mu.RLock()
-	e, ok := s.m[key]
-	s.mu.RUnlock()
-	if !ok || e.gen != gen || now >= e.expires {
+	s := n.shard(n.hash(key))
+	e := s.lookup(key)
+	if e == nil || e.gen != gen || now >= e.expires {
 		var zero V
 		return zero, false
 	}
+	s.record(e)
 	return e.v, true
 }
 
-func (n *nearCache[V]) keyEpoch(key string) *atomic.Uint32 {
-	h := maphash.String(n.seed, key)
+func (n *nearCache[V]) keyEpoch(h uint64) *atomic.Uint32 {
 	return &n.epochs[(h>>32)%nearEpochs]
 }
 
 // epoch returns the invalidation count of key, to be read before the
 // value that put will keep.
 func (n *nearCache[V]) epoch(key string) uint64 {
-	return uint64(n.all.Load())<<32 | uint64(n.keyEpoch(key).Load())
+	return n.epochOf(n.hash(key))
 }
 
-// put keeps v under key, unless an invalidation of key arrived since
-// epoch was read. expires (the entry's soft expiry or expiry) may cut the
-// near ttl short.
+func (n *nearCache[V]) epochOf(h uint64) uint64 {
+	return uint64(n.all.Load())<<32 | uint64(n.keyEpoch(h).Load())
+}
+
+// put is putSized for a value whose encoded size is not known: it counts
+// no bytes.
 func (n *nearCache[V]) put(key string, v V, gen uint64, epoch uint64, now, expires int64) {
-	s := n.shard(key)
-	if n.epoch(key) != epoch {
+	n.putSized(key, v, 0, gen, epoch, now, expires)
+}
+
+// putSized keeps v (size bytes encoded) under key, unless an
+// invalidation of key arrived since epoch was read, or the admission
+// policy prefers what it holds. expires (the entry's soft expiry or
+// expiry) may cut the near ttl short.
+func (n *nearCache[V]) putSized(key string, v V, size int, gen uint64, epoch uint64, now, expires int64) {
+	h := n.hash(key)
+	if n.epochOf(h) != epoch {
 		return
 	}
 	exp := now + n.ttl
@@ -128,36 +141,55 @@ func (n *nearCache[V]) put(key string, v V, gen uint64, epoch uint64, now, expir
 	if exp <= now {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n.epoch(key) != epoch {
+	s := n.shard(h)
+	node := &nearNode[V]{key: key, v: v, gen: gen, expires: exp, size: int64(max(size, 0)), hash: h}
+	s.pol.Lock()
+	defer s.pol.Unlock()
+	if n.epochOf(h) != epoch {
 		return
 	}
-	if _, ok := s.m[key]; !ok && len(s.m) >= n.perShard {
-		for k := range s.m { // Go's map order is random: a random eviction
-			delete(s.m, k)
-			break
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.maxBytes > 0 && node.size > s.maxBytes {
+		s.remove(key) // too big to keep: not even the older copy stays
+		return
 	}
-	s.m[key] = nearEntry[V]{v: v, gen: gen, expires: exp}
+	s.insert(node, s.m[key])
 }
 
 func (n *nearCache[V]) drop(key string) {
-	s := n.shard(key)
+	h := n.hash(key)
+	s := n.shard(h)
+	s.pol.Lock()
+	n.keyEpoch(h).Add(1)
 	s.mu.Lock()
-	n.keyEpoch(key).Add(1)
-	delete(s.m, key)
+	s.remove(key)
 	s.mu.Unlock()
+	s.pol.Unlock()
 }
 
 func (n *nearCache[V]) clear() {
 	n.all.Add(1)
 	for i := range n.shards {
 		s := &n.shards[i]
+		s.pol.Lock()
 		s.mu.Lock()
-		clear(s.m)
+		s.reset()
 		s.mu.Unlock()
+		s.pol.Unlock()
 	}
+}
+
+// len returns the number of values held and their bytes.
+func (n *nearCache[V]) len() (entries int, bytes int64) {
+	for i := range n.shards {
+		s := &n.shards[i]
+		s.pol.Lock()
+		entries += s.window.n + s.probation.n + s.protect.n
+		bytes += s.window.bytes + s.probation.bytes + s.protect.bytes
+		s.pol.Unlock()
+	}
+	return entries, bytes
 }
 
 // invalidator is what the Manager's subscriber knows of a near cache.
@@ -410,4 +442,23 @@ func (m *Manager) publish(ctx context.Context, cfg *config, d conn.Driver, msg s
 	if _, err := d.Do(bctx, "PUBLISH", ch, msg); err != nil {
 		m.report(ctx, cfg, d, OpPublish, "", ch, err)
 	}
+}
+
+// WithNearCacheBytes bounds each near cache (see [WithNearCache]) by the
+// encoded size of the values it holds as well as by their number: a
+// near cache keeps at most n bytes of payload, as the codec wrote them
+// to Redis (compressed, when the codec compresses), whichever bound is
+// reached first. The decoded values in memory are usually larger than
+// their encoding, by a factor that depends on the type: the bound is
+// meant to keep a few huge values from taking the place of many small
+// ones, and to cap memory in proportion. A value larger than a near
+// cache's share of n is read from Redis every time. n <= 0 lifts the
+// byte bound, the default. Given to [New] it holds for every function's
+// near cache; given to [Memoize], for that function's.
+//
+// Within its bounds a near cache keeps the values that are asked for
+// most, by W-TinyLFU: a new value is admitted on trial and stays only if
+// its key is asked for more often than the value it would push out.
+func WithNearCacheBytes(n int64) Option {
+	return option(func(c *config) { c.nearBytes = max(n, 0) })
 }

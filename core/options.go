@@ -76,6 +76,7 @@ type config struct {
 	skipCache   bool
 	nearSize    int
 	nearTTL     time.Duration
+	nearBytes   int64 // WithNearCacheBytes (near.go)
 	breakerFail int
 	breakerWait time.Duration
 	fenceWindow time.Duration

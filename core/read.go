@@ -45,6 +45,7 @@ type pending struct {
 	// obs when it looked: the store is fenced by them (see store).
 	seen       []byte
 	obs        time.Time
+	size       int  // the payload's length of what store wrote (the near cache's bytes)
 	load       bool // the loader must run for the caller
 	store      bool // write what the loader returns
 	stale      bool // the value served is stale: reload it in the background
@@ -278,7 +279,7 @@ func (e *engine[V]) lookup(ctx, rctx context.Context, p *pending, key string, no
 		return v, st, nil // stale, due for an eager refresh, or expired (refresh.go)
 	}
 	if e.near != nil && e.m.near.serves(p.d) {
-		e.near.put(key, v, gen, epoch, now, nearUntil(ent))
+		e.near.putSized(key, v, len(ent.Payload), gen, epoch, now, nearUntil(ent))
 	}
 	return v, statusHit, nil
 }

@@ -84,6 +84,7 @@ func (e *engine[V]) store(ctx context.Context, p *pending, key string, v V) (sto
 		e.m.report(ctx, &e.cfg, p.d, OpEncode, e.name, key, err)
 		return false, 0
 	}
+	p.size = len(ent.Payload)
 	return e.save(ctx, p, key, ent, ttl), until
 }
 
