@@ -38,27 +38,84 @@ type flightCall struct {
 	loaded  bool               // val and err are set: leaving cancels nothing
 	keep    bool               // a background refresh: runs on without waiters
 	cancel  context.CancelFunc // cancels the loader's context
+	// created is when the flight was registered: its load begins later.
+	// A call that began after it joins it only on evidence (see join).
+	// Zero while the flight is queued.
+	created time.Time
+	// A queued flight (after != nil) starts once the flight before it
+	// was written: it is for the calls that began after that one's load
+	// did and have nothing to tell them it is still current. next is the
+	// flight queued behind this one, prev the one this one waits for.
+	after <-chan struct{}
+	next  *flightCall
+	prev  *flightCall
 }
+
+// joinRule is what a call knows that lets it join a load that began
+// before the call did, and so may predate a write the call must see.
+type joinRule uint8
+
+const (
+	// joinSeen: the call saw bytes under the key, the very bytes the
+	// load's leader saw in the same generation (every write changes
+	// them: a tombstone carries a nonce), so no write came in between.
+	joinSeen joinRule = iota
+	// joinVerify: the call saw nothing under the key, and reads the
+	// generation again before it joins a load that began before it: only
+	// while that read finds the generation its lookup used did Redis keep
+	// its data (a restart loses the generation key with the tombstones).
+	// It is proof on one node only, and costs a read per late call, so a
+	// single call does not use it (see joinFresh); the join tells the
+	// caller to verify (see join and verifyGeneration).
+	joinVerify
+	// joinFresh: the call saw nothing under the key, which is no proof:
+	// a Redis that restarted, failed over or evicted lost the tombstone
+	// of a write that returned before the call began; or it could not
+	// look (Redis failed or is skipped); or it is an explicit Refresh. It
+	// joins only a load that begins after it began: the one under way if
+	// it was registered since, else one queued behind it, which starts
+	// when it ends. When the one under way stored a value, the queued one
+	// looks again before it loads (see runFlight), so a stampede still
+	// costs one load.
+	joinFresh
+)
 
 func newFlightCall(waiters int, keep bool) *flightCall {
 	return &flightCall{done: make(chan struct{}), written: make(chan struct{}), waiters: waiters, keep: keep}
 }
 
 // join returns the flight under key, joined as one more waiter, or a new
-// one that the caller leads.
-func (g *flightGroup) join(key string) (c *flightCall, leader bool) {
+// one that the caller leads. begin is when the call began: a flight
+// registered before it is joined only under rule joinSeen (see
+// joinRule); under joinVerify, join joins nothing and reports verify.
+// A leader of a queued flight (c.after != nil) runs its load once
+// c.after is closed.
+func (g *flightGroup) join(key string, begin time.Time, rule joinRule) (c *flightCall, leader, verify bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c, ok := g.m[key]; ok {
-		c.waiters++
-		return c, false
+	if cur, ok := g.m[key]; ok {
+		if rule == joinSeen || !cur.created.Before(begin) {
+			cur.waiters++
+			return cur, false, false
+		}
+		if rule == joinVerify {
+			return nil, false, true
+		}
+		if n := cur.next; n != nil {
+			n.waiters++
+			return n, false, false
+		}
+		n := newFlightCall(1, false)
+		n.after, n.prev, cur.next = cur.written, cur, n
+		return n, true, false
 	}
 	if g.m == nil {
 		g.m = make(map[string]*flightCall)
 	}
 	c = newFlightCall(1, false)
+	c.created = time.Now()
 	g.m[key] = c
-	return c, true
+	return c, true, false
 }
 
 // startKeep returns a new background flight under key, or nil when a
@@ -73,6 +130,7 @@ func (g *flightGroup) startKeep(key string) *flightCall {
 		g.m = make(map[string]*flightCall)
 	}
 	c := newFlightCall(0, true)
+	c.created = time.Now()
 	g.m[key] = c
 	return c
 }
@@ -91,11 +149,20 @@ func (g *flightGroup) loaded(c *flightCall, val any, err error) {
 	close(c.done)
 }
 
-// finish ends the flight: later callers read the cache again.
+// finish ends the flight: later callers read the cache again, or join
+// the flight queued behind it, which starts now.
 func (g *flightGroup) finish(key string, c *flightCall) {
 	g.mu.Lock()
+	n := c.next
 	if g.m[key] == c {
-		delete(g.m, key)
+		if n != nil {
+			g.m[key] = n
+		} else {
+			delete(g.m, key)
+		}
+	}
+	if n != nil {
+		n.created, n.prev, c.next = time.Now(), nil, nil
 	}
 	g.mu.Unlock()
 	close(c.written)
@@ -111,6 +178,9 @@ func (g *flightGroup) leave(key string, c *flightCall) {
 		cancel = c.cancel
 		if g.m[key] == c {
 			delete(g.m, key) // a later caller starts a load of its own
+		}
+		if c.prev != nil && c.prev.next == c {
+			c.prev.next = nil // a queued flight no one waits for
 		}
 	}
 	g.mu.Unlock()
@@ -137,20 +207,23 @@ func (g *flightGroup) forget(key string) {
 
 func refreshFlight(key string) string { return "\x00refresh:" + key }
 
-// flightKey is the flight a call joins: the key, the generation the call
-// read, and what its lookup saw there. A caller joins only a load that
-// saw what it saw in the same generation, so a caller that saw a write
-// (a tombstone, a new value, a new generation after InvalidateAll) never
-// gets the value of a load that began before that write, in whatever
-// process the write was made. A forced refresh has a flight of its own.
-func (e *engine[V]) flightKey(key string, p *pending) string {
+// flightKey is the flight a call joins, and the rule it joins it by: the
+// key, the generation the call read, and what its lookup saw there. A
+// caller joins a load that began before it only when it saw there what
+// that load's leader saw, in the same generation, so a caller that saw a
+// write (a tombstone, a new value, a new generation after InvalidateAll)
+// never gets the value of a load that began before that write, in
+// whatever process the write was made. A caller that saw nothing, or
+// could not look, has no such proof: it joins only a load that begins
+// after it did (see joinRule). A forced refresh has a flight of its own.
+func (e *engine[V]) flightKey(key string, p *pending) (string, joinRule) {
 	switch {
 	case p.cc.refresh && !p.background:
-		return refreshFlight(key)
+		return refreshFlight(key), joinFresh
 	case p.seen != nil:
-		return key + "\x00b" + strconv.FormatUint(p.gen, 36) + "." + strconv.FormatUint(maphash.Bytes(e.seed, p.seen), 36)
+		return key + "\x00b" + strconv.FormatUint(p.gen, 36) + "." + strconv.FormatUint(maphash.Bytes(e.seed, p.seen), 36), joinSeen
 	case p.store:
-		return key + "\x00n" + strconv.FormatUint(p.gen, 36) // saw nothing
+		return key + "\x00n" + strconv.FormatUint(p.gen, 36), joinFresh // saw nothing
 	}
 	// Could not look (Redis unavailable or skipped): the generation this
 	// process knows still keeps a call made after its own InvalidateAll
@@ -159,7 +232,23 @@ func (e *engine[V]) flightKey(key string, p *pending) string {
 	if p.st != nil {
 		gen = max(gen, knownGeneration(p.d, p.st, p.tags)) // the lookup may not have read it
 	}
-	return key + "\x00u" + strconv.FormatUint(gen, 36)
+	return key + "\x00u" + strconv.FormatUint(gen, 36), joinFresh
+}
+
+// verifyGeneration reads the call's generation from Redis again, for
+// calls that saw nothing under their keys and found older loads of them
+// under way (joinVerify). It sets p.gen to what it read and reports
+// whether it could read it.
+func (e *engine[V]) verifyGeneration(ctx context.Context, p *pending) bool {
+	now := time.Now().UnixNano()
+	rctx, cancel := e.deadlines.bound(ctx, now)
+	defer cancel()
+	gen, err := e.readGenerations(ctx, rctx, p.d, p.b, p.st, p.tags, now)
+	if err != nil {
+		return false
+	}
+	p.gen = gen
+	return true
 }
 
 // fill runs the loader once for every concurrent caller of key on p.d
@@ -177,13 +266,16 @@ func (e *engine[V]) fill(ctx context.Context, key string, p pending, load func(c
 		v, _ := c.val.(V)
 		return v, c.err
 	}
-	fk := e.flightKey(key, &p)
+	fk, rule := e.flightKey(key, &p)
 	g := &p.st.flights
-	c, leader := g.join(fk)
+	c, leader, _ := g.join(fk, p.obs, rule) // flightKey gives no joinVerify
 	if leader {
 		if ctx.Done() == nil {
 			// A caller that cannot give up leads the load on its own
 			// goroutine: no goroutine, timer or context to set up.
+			if c.after != nil {
+				<-c.after
+			}
 			e.runFlight(ctx, g, fk, c, key, p, load)
 			v, _ := c.val.(V)
 			return v, c.err
@@ -201,6 +293,16 @@ func (e *engine[V]) fill(ctx context.Context, key string, p pending, load func(c
 		go func() {
 			defer e.m.bg.Done()
 			defer cancel()
+			if c.after != nil {
+				select {
+				case <-c.after:
+				case <-lctx.Done():
+					// Every waiter left (or Close) before its turn.
+					g.loaded(c, nil, lctx.Err())
+					g.finish(fk, c)
+					return
+				}
+			}
 			e.runFlight(lctx, g, fk, c, key, p, load)
 		}()
 	}
@@ -386,7 +488,7 @@ func (e *engine[V]) refreshInBackground(ctx context.Context, key string, p pendi
 		return
 	}
 	p.cc.refresh, p.background, p.store = true, true, true
-	fk := e.flightKey(key, &p)
+	fk, _ := e.flightKey(key, &p)
 	g := &p.st.flights
 	c := g.startKeep(fk)
 	if c == nil {

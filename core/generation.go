@@ -36,6 +36,10 @@ type genState struct {
 	// type is not comparable): their calls share no flight.
 	solo    bool
 	flights flightGroup
+	// crossSlot is set once Redis refused a script over a key and its
+	// generation keys (a cluster, where they live in other slots): the
+	// store then checks the generation and writes in two steps.
+	crossSlot atomic.Bool
 
 	// first is open while one call reads a generation never read: the
 	// calls that arrive meanwhile wait for that read rather than all

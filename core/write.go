@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/redcache/redcache/conn"
@@ -142,9 +143,18 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format
 	}
 	data := ent.Append(make([]byte, 0, ent.Size()))
 	sctx, step := e.redisStart(wctx, OpSave, key)
-	ok, err := e.saveIf(sctx, p.d, key, data, ttl, p.seen)
+	var ok bool
+	var err error
+	if e.fenced() && p.seen == nil && !p.st.crossSlot.Load() {
+		ok, err = e.saveNew(sctx, p, key, data, ttl)
+	} else {
+		ok, err = e.saveIf(sctx, p.d, key, data, ttl, p.seen)
+	}
 	step.end(err)
 	e.m.redisResult(ctx, &e.cfg, p.d, p.b, OpSave, e.name, key, err)
+	if err == nil && ok && p.seen == nil && p.st.crossSlot.Load() && e.fenced() {
+		ok = e.recheck(ctx, wctx, p, key, data, ent.Generation)
+	}
 	if err == nil && !ok {
 		count(&e.m.stats.fenced, &e.stats.fenced)
 	}
@@ -175,6 +185,90 @@ else
 end
 return 1
 `)
+
+// fenceNewScript stores ARGV[1] under KEYS[1] for ARGV[2] milliseconds
+// (0: no expiry) only while KEYS[1] holds nothing and each generation key
+// KEYS[i] (i > 1) still holds ARGV[i+1]: the SET NX of a load that saw
+// nothing and the check that its generation did not move, in one step.
+// A generation key that holds something else than a number reads as 0,
+// as in readGeneration; a missing one refuses the write.
+var fenceNewScript = conn.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  if not cur then return 0 end
+  if cur ~= ARGV[i + 1] and not (ARGV[i + 1] == '0' and not string.match(cur, '^%d+$')) then return 0 end
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+`)
+
+// saveNew writes data under key, for a load whose lookup saw nothing
+// there, only while the key holds nothing and the generation keys hold
+// what the store's check just read. Checked apart, a Redis that restarts
+// between the check and the SET NX (an empty key, the tombstone of a
+// write gone with the restart) would take a value loaded before that
+// write; in one script the generation keys, gone too, refuse it. Where
+// Redis refuses a script over keys of several slots (a cluster), it
+// falls back to the SET NX and remembers to.
+func (e *engine[V]) saveNew(ctx context.Context, p *pending, key string, data []byte, ttl time.Duration) (bool, error) {
+	if _, ok := e.cfg.store.(RedisStore); !ok {
+		return e.saveIf(ctx, p.d, key, data, ttl, nil)
+	}
+	n := 2
+	if p.tags != nil {
+		n += len(p.tags.refs)
+	}
+	keys := make([]string, 0, n)
+	args := make([]any, 0, n+1)
+	ms := ttl.Milliseconds()
+	if ttl > 0 && ms == 0 {
+		ms = 1
+	}
+	keys = append(keys, key, e.genKey)
+	args = append(args, data, ms, strconv.FormatUint(p.st.gen.Load(), 10))
+	if p.tags != nil {
+		for _, t := range p.tags.refs {
+			keys = append(keys, t.key)
+			args = append(args, strconv.FormatUint(t.gens.of(p.d).gen.Load(), 10))
+		}
+	}
+	r, err := p.d.Eval(ctx, fenceNewScript, keys, args...)
+	if err != nil && conn.IsReplyError(err, "CROSSSLOT") {
+		p.st.crossSlot.Store(true)
+		return e.saveIf(ctx, p.d, key, data, ttl, nil)
+	}
+	return r == int64(1), err
+}
+
+// unsaveScript deletes KEYS[1] while it holds ARGV[1].
+var unsaveScript = conn.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// recheck follows a SET NX made apart from its generation check (on a
+// cluster, see saveNew): it reads the generation again and, when it moved
+// (a restart lost the key, or an invalidation came), takes the entry
+// back while it is still the one written. It narrows the window of
+// saveNew's fallback to the time between the write and this check.
+func (e *engine[V]) recheck(ctx, wctx context.Context, p *pending, key string, data []byte, gen uint64) bool {
+	now := time.Now().UnixNano()
+	got, err := e.readGenerations(ctx, wctx, p.d, p.b, p.st, p.tags, now)
+	if err == nil && got == gen {
+		return true
+	}
+	_, derr := p.d.Eval(wctx, unsaveScript, []string{key}, data)
+	if derr != nil {
+		e.m.redisResult(ctx, &e.cfg, p.d, p.b, OpSave, e.name, key, derr)
+	}
+	return false
+}
 
 // saveIf writes data under key only while the key holds prev (nil: while
 // it holds nothing).

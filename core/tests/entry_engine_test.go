@@ -172,7 +172,10 @@ func TestMissCostsOneTimeout(t *testing.T) {
 }
 
 // Issue 8 item 15: callers that joined a load get its value before the
-// write to Redis, which they do not wait for.
+// write to Redis, which they do not wait for. (A caller joins a load that
+// began before it only when it saw what that load's leader saw under the
+// key: here both see an entry they cannot use. One that saw nothing waits
+// for a load that begins after it: see flight_late_test.go.)
 func TestWaitersDoNotWaitForTheWrite(t *testing.T) {
 	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
@@ -188,6 +191,9 @@ func TestWaitersDoNotWaitForTheWrite(t *testing.T) {
 		get.Get(ctx, 0)
 		<-started
 		key, _ := get.Key(1)
+		if err := d.Set(ctx, key, []byte("not an entry"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
 		release := make(chan struct{})
 		h.setBefore(func(_ context.Context, op, k string) error {
 			if k == key && (op == "setnx" || op == "eval" || op == "set") {

@@ -108,7 +108,9 @@ func TestLoadKeepsLeaderDeadline(t *testing.T) {
 
 // Issue 8 item 11: a load whose callers have all left is cancelled, so a
 // hung dependency does not keep its key on a flight; one caller leaving
-// while another waits does not cancel it.
+// while another waits does not cancel it. (Both callers see an entry they
+// cannot use, so the second joins the first's load: see
+// TestWaitersDoNotWaitForTheWrite.)
 func TestLoadCancelledWhenLastWaiterLeaves(t *testing.T) {
 	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		h := newHookDriver(d)
@@ -132,6 +134,10 @@ func TestLoadCancelledWhenLastWaiterLeaves(t *testing.T) {
 			}
 			return 2, nil
 		})
+		key, _ := get.Key(1)
+		if err := d.Set(context.Background(), key, []byte("not an entry"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
 		ctx1, cancel1 := context.WithCancel(context.Background())
 		ctx2, cancel2 := context.WithCancel(context.Background())
 		defer cancel1()

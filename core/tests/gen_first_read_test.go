@@ -51,9 +51,14 @@ func TestColdGenerationIsReadOnce(t *testing.T) {
 		close(start)
 		wg.Wait()
 		// One read for the callers, and one by each load before it stores
-		// (every load checks that the generation did not move).
-		if n, l := genReads.Load(), loads.Load(); n > 1+l {
-			t.Fatalf("%d reads of the generation for %d callers of a cold function and %d loads; want at most %d", n, callers, l, 1+l)
+		// (every load checks that the generation did not move), and on a
+		// cluster one more right after (see TestRestartBeforeStoreKeepsLoadOut).
+		perLoad := int32(1)
+		if strings.Contains(t.Name(), "cluster") {
+			perLoad = 2
+		}
+		if n, l := genReads.Load(), loads.Load(); n > 1+perLoad*l {
+			t.Fatalf("%d reads of the generation for %d callers of a cold function and %d loads; want at most %d", n, callers, l, 1+perLoad*l)
 		}
 	})
 }

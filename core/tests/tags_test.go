@@ -276,8 +276,14 @@ func TestTagStoreCheckReadsRedis(t *testing.T) {
 		if _, err := get.Get(ctx, "warm"); err != nil {
 			t.Fatal(err)
 		}
-		if n := checks.Load(); n != 1 {
-			t.Fatalf("a store read the tag generations in %d pipelines; want 1", n)
+		// On a cluster the store checks them again right after its write
+		// (see TestRestartBeforeStoreKeepsLoadOut).
+		want := int32(1)
+		if strings.Contains(t.Name(), "cluster") {
+			want = 2
+		}
+		if n := checks.Load(); n != want {
+			t.Fatalf("a store read the tag generations in %d pipelines; want %d", n, want)
 		}
 		if v, err := get.Get(ctx, "k"); err != nil || v != 3 {
 			t.Fatalf("Get = %d, %v; want 3", v, err)
@@ -518,7 +524,7 @@ func TestTagInvalidateBetweenCheckAndWrite(t *testing.T) {
 				}
 				var once atomic.Bool
 				h.setBefore(func(ctx context.Context, op, k string) error {
-					if op == "setnx" && k == key && once.CompareAndSwap(false, true) {
+					if (op == "setnx" || op == "eval") && k == key && once.CompareAndSwap(false, true) {
 						if err := inv.InvalidateTag(ctx, "w"); err != nil {
 							t.Error(err)
 						}
