@@ -42,6 +42,14 @@
 // [RunCloseDuringStall] (Close and the calls in flight return within 1 s
 // of a stopped server), with [RunFirstCallAfterRestart] for a driver that
 // keeps no memory of an outage.
+//
+// Two more hold a driver that sends the commands of concurrent callers
+// together (auto-pipelining, implicit pipelining) to the same promises:
+// [RunInterleaved] (48 callers, every reply to its own caller, callers
+// that give up within 2 ms break no one else's command) and
+// [RunPipelineFaults] (a stall and a kill under 64 callers, mid-batch:
+// each call ends at its deadline, a kill fails the calls at once with a
+// connection error, no reply ever reaches the wrong caller).
 package conntest
 
 import (

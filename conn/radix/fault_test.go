@@ -86,3 +86,12 @@ func TestRecoveryAfterRestart(t *testing.T) {
 		return openT(t, "redis://"+addr)
 	})
 }
+
+// TestPipelineFaults runs the pipelining fault cases every driver shares:
+// a stall and a kill under 64 callers while their commands share
+// connections (radix pipelines them implicitly).
+func TestPipelineFaults(t *testing.T) {
+	conntest.RunPipelineFaults(t, func(t *testing.T, addr string) conn.Driver {
+		return openT(t, "redis://"+addr)
+	})
+}
