@@ -166,3 +166,56 @@ func TestEagerRefreshAcrossRestart(t *testing.T) {
 		})
 	}
 }
+
+// Across processes, an eager refresh takes the distributed lock when it
+// is on: two processes that read one key past its eager point reload it
+// once between them.
+func TestEagerRefreshUsesDistributedLock(t *testing.T) {
+	const ttl = 2 * time.Second
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		prefix := uniquePrefix(t)
+		var calls atomic.Int32
+		release := make(chan struct{})
+		loader := func(_ context.Context, k string) (int, error) {
+			n := calls.Add(1)
+			if n > 1 {
+				<-release // the reload holds the lock until the test lets it go
+			}
+			return int(n), nil
+		}
+		gets := make([]*core.Memo[string, int], 2)
+		for i := range gets {
+			dd := d
+			if i > 0 {
+				dd = openLikeDriver(t, d)
+			}
+			m := core.New(core.WithDriver(dd), core.WithTimeout(testTimeout), core.WithPrefix(prefix),
+				core.WithDistributedLock(5*time.Second), core.WithTTL(ttl), core.WithEagerRefresh(0.25))
+			t.Cleanup(func() { m.Close() })
+			gets[i] = core.Memoize(m, "eager", loader)
+		}
+		if v, err := gets[0].Get(ctx, "k"); err != nil || v != 1 {
+			t.Fatalf("first Get = %d, %v", v, err)
+		}
+		time.Sleep(ttl/4 + 100*time.Millisecond)
+		for i, g := range gets {
+			if v, err := g.Get(ctx, "k"); err != nil || v != 1 {
+				t.Fatalf("process %d: Get = %d, %v; want the value at once", i, v, err)
+			}
+		}
+		eventually(t, "a reload to start", func() bool { return calls.Load() == 2 })
+		time.Sleep(200 * time.Millisecond) // the other reload waits for the lock
+		close(release)
+		eventually(t, "the reloaded value", func() bool {
+			v, err := gets[1].Get(ctx, "k")
+			return err == nil && v == 2
+		})
+		eventually(t, "the waiting reload to be answered", func() bool {
+			return gets[0].Stats().LockWaits+gets[1].Stats().LockWaits == 1
+		})
+		if n := calls.Load(); n != 2 {
+			t.Fatalf("%d loader calls; want the first load and one reload for both processes", n)
+		}
+	})
+}
