@@ -115,6 +115,7 @@ func TestDlockChildProcess(t *testing.T) {
 	}
 	s := m.Stats()
 	fmt.Printf("dlock: stats loads=%d lockwaits=%d failopen=%d\n", s.Loads, s.LockWaits, s.LockFailOpen)
+	fmt.Printf("dlock: summary %s\n", s)
 }
 
 // dlockChild is a running child process.
@@ -225,7 +226,7 @@ func TestDlockStampedeProcesses(t *testing.T) {
 	const procs, goroutines = 8, 100
 	for _, srv := range dlockServers() {
 		t.Run(srv.name, func(t *testing.T) {
-			for _, lease := range []time.Duration{2 * time.Second, 0} {
+			for _, lease := range []time.Duration{10 * time.Second, 0} {
 				name := "lock"
 				if lease == 0 {
 					name = "nolock"
@@ -249,8 +250,12 @@ func TestDlockStampedeProcesses(t *testing.T) {
 					}
 					values := map[string]int{}
 					var waits, failOpen int
+					var summaries []string
 					for _, c := range children {
 						for _, l := range c.rest(t) {
+							if r, ok := strings.CutPrefix(l, "summary "); ok {
+								summaries = append(summaries, r)
+							}
 							if r, ok := strings.CutPrefix(l, "result "); ok {
 								n, v, _ := strings.Cut(r, " ")
 								k, _ := strconv.Atoi(n)
@@ -280,7 +285,8 @@ func TestDlockStampedeProcesses(t *testing.T) {
 						return
 					}
 					if calls != 1 || len(values) != 1 {
-						t.Fatalf("with the lock: %d loader calls and values %v, want exactly one call whose value every goroutine got", calls, values)
+						t.Fatalf("with the lock: %d loader calls and values %v, want exactly one call whose value every goroutine got; the processes' stats:\n%s",
+							calls, values, strings.Join(summaries, "\n"))
 					}
 					if failOpen != 0 {
 						t.Fatalf("%d loads went without the lock on a healthy Redis", failOpen)
