@@ -803,3 +803,54 @@ func TestBatchObserved(t *testing.T) {
 		}
 	})
 }
+
+// Redis restarts (losing the tombstone, the entries and the generation
+// key) while a batch load is in flight, after another process
+// invalidated one of its ids: the load stores nothing from before the
+// invalidation, and no later call returns it.
+func TestBatchRestartDuringLoad(t *testing.T) {
+	for _, kind := range driverKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			r := conntest.StartRedis(t)
+			d := kind.open(t, "redis://"+r.Addr())
+			ctx := testCtx(t)
+			prefix := uniquePrefix(t)
+			src := newBatchSource(5)
+			here := core.MemoizeBatch(newBatchManager(t, d, prefix, core.WithTimeout(time.Second)), "restart", src.load)
+			there := core.Memoize(newBatchManager(t, d, prefix, core.WithTimeout(time.Second)), "restart",
+				func(_ context.Context, id int) (string, error) { return fmt.Sprintf("new%d", id), nil })
+			src.hold.Store(true)
+			done := make(chan map[int]string, 1)
+			go func() {
+				got, _ := here.GetMany(ctx, ids(1, 5))
+				done <- got
+			}()
+			<-src.started
+			for id := 1; id <= 5; id++ {
+				src.set(id, fmt.Sprintf("new%d", id))
+			}
+			if err := there.Invalidate(ctx, 2); err != nil {
+				t.Fatal(err)
+			}
+			r.Restart()
+			close(src.release)
+			if got := <-done; !cmp.Equal(want(1, 5), got) {
+				t.Fatalf("the load in flight returned %v, want its own values", got)
+			}
+			deadline := time.Now().Add(3 * time.Second)
+			for time.Now().Before(deadline) {
+				got, err := here.GetMany(ctx, ids(1, 5))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got[2] != "new2" {
+					t.Fatalf("after the restart, id 2 = %q: the load from before the invalidation was stored", got[2])
+				}
+				if v, err := there.Get(ctx, 2); err != nil || v != "new2" {
+					t.Fatalf("the other process reads id 2 = %q, %v", v, err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
