@@ -21,6 +21,7 @@ type result struct {
 	lat      []time.Duration // a sample of per-op latencies; sorted by finish
 	loads    int64           // loader calls, where the workload counts them
 	rates    []float64       // ops/s of each round
+	cpus     []float64       // CPU nanoseconds per op of each round (measured rounds only)
 }
 
 func (r *result) merge(o result) {
@@ -35,6 +36,9 @@ func (r *result) merge(o result) {
 	r.lat = append(r.lat, o.lat...)
 	r.loads += o.loads
 	r.rates = append(r.rates, o.opsPerSecRun())
+	if o.cpu > 0 && o.ops > 0 {
+		r.cpus = append(r.cpus, float64(o.cpu)/float64(o.ops))
+	}
 }
 
 // finish sorts the latency sample.
@@ -56,22 +60,34 @@ func (r *result) opsPerSec() float64 {
 	if len(r.rates) < 3 {
 		return r.opsPerSecRun()
 	}
-	rs := slices.Clone(r.rates)
-	slices.Sort(rs)
-	n := len(rs)
-	if n%2 == 0 {
-		return (rs[n/2-1] + rs[n/2]) / 2
-	}
-	return rs[n/2]
+	return median(r.rates)
 }
 
 // cpuPerOp is the process's CPU time per operation: the client side's
-// cost, which the wake-up latency of a round trip does not blur.
+// cost, which the wake-up latency of a round trip does not blur. As
+// opsPerSec, it is the median of the rounds' figures, so that a round in
+// which the machine's other work slowed every thread (more preemption,
+// colder caches, more wake-ups) does not weigh on it; with fewer than
+// three rounds it is the overall figure.
 func (r *result) cpuPerOp() time.Duration {
 	if r.ops == 0 {
 		return 0
 	}
+	if len(r.cpus) >= 3 {
+		return time.Duration(median(r.cpus))
+	}
 	return r.cpu / time.Duration(r.ops)
+}
+
+// median returns the median of xs (not empty), leaving xs as it is.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[n/2]
 }
 
 func (r *result) allocsPerOp() float64 {
