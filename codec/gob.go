@@ -12,9 +12,21 @@ import (
 // format, which (like the pickle of the original Python library) stores
 // almost any Go value without tags or schemas. Its Name is "gob".
 //
-// Each value is encoded on its own, with the description of its types, so
-// that any process can decode it; that costs some bytes and time for every
-// value (see the package documentation for numbers).
+// Each value is a gob stream of its own: the description of its types,
+// then the value, so that any process (another binary, an earlier release
+// of this package, a plain [encoding/gob.Decoder]) decodes it. Describing
+// and compiling the types is most of what gob costs, so Gob does it once
+// per Go type, not once per value: it keeps, per type, encoders that have
+// sent the description and decoders that have read it and compiled their
+// decoding engine, and hands them only the value. The type ids in the
+// description are renumbered so that every process writes the same bytes
+// for the same type, whatever order it met its types in; a value whose
+// description is not the one this process writes for the target's type
+// (written by an earlier release, or by another version of the struct)
+// is decoded by a new Decoder, as before, and comes back the same. Types
+// that can hold an interface value (a field of type any or error, at any
+// depth) are always encoded and decoded on their own, as gob sends the
+// concrete types it meets with the value.
 //
 // What comes back, beyond what encoding/gob documents:
 //
@@ -56,7 +68,11 @@ import (
 // Unmarshal replaces *v (it sets it to its zero value first, as gob would
 // otherwise leave the fields it does not find in data untouched), rejects
 // trailing bytes, and turns any panic inside encoding/gob or a GobDecode
-// method into an [ErrDecode].
+// method into an [ErrDecode]. It also rejects, as an ErrDecode, two kinds
+// of corrupt bytes that encoding/gob would first try to allocate for: a
+// message longer than data, and (in a value whose types hold no
+// interface) a map with more entries than bytes left, which no encoder
+// writes and which made encoding/gob size a map by billions of entries.
 var Gob Codec = gobCodec{}
 
 type gobCodec struct{}

@@ -551,3 +551,25 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return data
 }
+
+type onlyInMap struct{ V int }
+
+// TestGobTypeNames: the type definitions name every struct and time,
+// however this process first met the type (gob alone leaves out the name
+// of a struct first met as a map's element), so that a reader such as
+// "redcache inspect" can show them.
+func TestGobTypeNames(t *testing.T) {
+	data := mustMarshal(t, map[string]onlyInMap{"k": {1}})
+	if plain := plainGob(t, map[string]onlyInMap{"k": {1}}); bytes.Contains(plain, []byte("onlyInMap")) {
+		t.Log("encoding/gob named the map's element itself")
+	}
+	if !bytes.Contains(data, []byte("onlyInMap")) {
+		t.Errorf("%x does not name onlyInMap", data)
+	}
+	data = mustMarshal(t, streamValues["order"].want)
+	for _, name := range []string{"legacyOrder", "legacyCustomer", "legacyLine", "Time"} {
+		if !bytes.Contains(data, []byte(name)) {
+			t.Errorf("the order's definitions do not name %s", name)
+		}
+	}
+}

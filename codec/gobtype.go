@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/gob"
 	"reflect"
 	"sync"
@@ -111,7 +112,7 @@ func (gt *gobType) init(t reflect.Type) {
 		return
 	}
 	raw := bytes.Clone(e.buf.Bytes()[:at])
-	canon, ids, err := canonicalDefs(raw)
+	canon, ids, err := canonicalDefs(raw, gobDefTypes(t))
 	if err != nil {
 		return
 	}
@@ -230,4 +231,94 @@ func (gt *gobType) unmarshal(data []byte, at int, v any) error {
 		gt.decs.Put(d)
 	}
 	return nil
+}
+
+// gobDef is a type that a gob stream defines: the name canonicalDefs
+// gives it and the kind of its definition.
+type gobDef struct {
+	name string
+	kind wireKind
+}
+
+var (
+	gobEncoderType      = reflect.TypeFor[gob.GobEncoder]()
+	binaryMarshalerType = reflect.TypeFor[encoding.BinaryMarshaler]()
+)
+
+// gobDefTypes lists the types a new gob.Encoder defines, in the order it
+// sends them, when it encodes a value of type t: it follows
+// encoding/gob's Encoder.sendType. Each is named as gob names the type of
+// a struct field: its name, or for an unnamed type its description
+// ("[]main.Line", "map[string]int").
+func gobDefTypes(t reflect.Type) []gobDef {
+	var defs []gobDef
+	sent := make(map[reflect.Type]bool)
+	var send func(rt reflect.Type)
+	send = func(rt reflect.Type) {
+		base := rt
+		for base.Kind() == reflect.Pointer {
+			base = base.Elem()
+		}
+		kind := wireGobEnc
+		if !gobExternal(rt) {
+			switch base.Kind() {
+			case reflect.Array:
+				kind = wireArray
+			case reflect.Slice:
+				if base.Elem().Kind() == reflect.Uint8 {
+					return // gob's built-in bytes
+				}
+				kind = wireSlice
+			case reflect.Map:
+				kind = wireMap
+			case reflect.Struct:
+				kind = wireStruct
+			default:
+				return // a built-in type, or one gob does not send
+			}
+		}
+		if sent[base] {
+			return
+		}
+		sent[base] = true
+		name := base.Name()
+		if name == "" {
+			name = base.String()
+		}
+		defs = append(defs, gobDef{name, kind})
+		switch base.Kind() { // as gob does, even for a GobEncoder
+		case reflect.Struct:
+			for i := range base.NumField() {
+				if f := base.Field(i); f.IsExported() {
+					send(f.Type)
+				}
+			}
+		case reflect.Array, reflect.Slice:
+			send(base.Elem())
+		case reflect.Map:
+			send(base.Key())
+			send(base.Elem())
+		}
+	}
+	send(t)
+	return defs
+}
+
+// gobExternal reports whether gob encodes t with its GobEncode or
+// MarshalBinary method, as encoding/gob's validUserType decides.
+func gobExternal(t reflect.Type) bool {
+	return implements(t, gobEncoderType) || implements(t, binaryMarshalerType)
+}
+
+func implements(t, iface reflect.Type) bool {
+	for rt, n := t, 0; n <= 100; n++ {
+		if rt.Implements(iface) {
+			return true
+		}
+		if rt.Kind() != reflect.Pointer {
+			break
+		}
+		rt = rt.Elem()
+	}
+	return t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(iface)
 }

@@ -127,7 +127,13 @@ var errGobWire = errors.New("gob: unexpected type definition")
 // and returns the new bytes and the renumbering. It fails on what a
 // value's type definitions never hold from encoding/gob, and on a
 // reference to the interface type.
-func canonicalDefs(defs []byte) (out []byte, ids map[int64]int64, err error) {
+//
+// types are the Go types the definitions describe, in order (see
+// gobDefTypes): gob names a type or not depending on how a process first
+// met it (a struct first met as a map's element has no name), so the
+// names written are replaced too. A decoder uses them only in error
+// messages, and "redcache inspect" to show a struct's or a time's type.
+func canonicalDefs(defs []byte, types []gobDef) (out []byte, ids map[int64]int64, err error) {
 	ids = make(map[int64]int64)
 	next := int64(gobFirstUserID)
 	for off := 0; off < len(defs); {
@@ -143,15 +149,22 @@ func canonicalDefs(defs []byte) (out []byte, ids map[int64]int64, err error) {
 		next++
 		off += n + int(count)
 	}
+	if len(ids) != len(types) {
+		return nil, nil, errGobWire
+	}
 	for off := 0; off < len(defs); {
 		count, n := gobUint(defs[off:])
 		msg := defs[off+n : off+n+int(count)]
 		off += n + int(count)
 		id, m := gobInt(msg)
-		w := wireRewriter{in: msg[m:], ids: ids}
+		def := types[ids[-id]-gobFirstUserID]
+		w := wireRewriter{in: msg[m:], ids: ids, name: def.name}
 		w.out = appendGobInt(w.out, -ids[-id])
 		if err := w.structure(wireTop); err != nil {
 			return nil, nil, err
+		}
+		if w.kind != def.kind {
+			return nil, nil, errGobWire
 		}
 		if len(w.in) != 0 {
 			return nil, nil, errGobWire
@@ -200,6 +213,8 @@ var wireFieldsOf = [...][]wireKind{
 type wireRewriter struct {
 	in, out []byte
 	ids     map[int64]int64
+	name    string // the name of the type defined
+	kind    wireKind
 }
 
 // structure copies a struct: (field delta, field value) pairs ended by a
@@ -207,6 +222,12 @@ type wireRewriter struct {
 func (w *wireRewriter) structure(k wireKind) error {
 	fields := wireFieldsOf[k]
 	field, last := -1, -1
+	if k == wireCommon && w.name != "" {
+		w.out = appendGobUint(w.out, 1)
+		w.out = appendGobUint(w.out, uint64(len(w.name)))
+		w.out = append(w.out, w.name...)
+		last = 0
+	}
 	for {
 		delta, n := gobUint(w.in)
 		if n == 0 || delta > uint64(len(fields)) {
@@ -220,6 +241,12 @@ func (w *wireRewriter) structure(k wireKind) error {
 		field += int(delta)
 		if field >= len(fields) {
 			return errGobWire
+		}
+		if k == wireTop {
+			if w.kind != 0 {
+				return errGobWire
+			}
+			w.kind = fields[field]
 		}
 		if fields[field] == wireName {
 			if err := w.skipString(); err != nil {
@@ -235,10 +262,8 @@ func (w *wireRewriter) structure(k wireKind) error {
 	}
 }
 
-// skipString drops a string. The names of types are left out of the
-// canonical definitions: gob sets a type's name or not depending on how a
-// process first met the type (a struct first met as a map's element has
-// none), and a decoder uses it in error messages only.
+// skipString drops a string: the name of a type, which structure wrote
+// already.
 func (w *wireRewriter) skipString() error {
 	l, n := gobUint(w.in)
 	if n == 0 || l > uint64(len(w.in)-n) {
