@@ -61,6 +61,8 @@ func count(manager, function *atomic.Uint64) {
 // reports that the call counts itself (Bypassed).
 func (s *counters) reported(op Op, err error) *atomic.Uint64 {
 	switch {
+	case op == OpLoader:
+		return nil // counted as a load error (a loader's panic too)
 	case errors.Is(err, ErrPanic):
 		return &s.panics
 	case errors.Is(err, ErrCorruptEntry):
@@ -69,7 +71,7 @@ func (s *counters) reported(op Op, err error) *atomic.Uint64 {
 		return nil // counted as LockLost: no Redis call failed
 	case op == OpEncode:
 		return &s.encodeErrors
-	case op == OpBreaker, op == OpResolve, op == OpLoader:
+	case op == OpBreaker, op == OpResolve:
 		return nil
 	}
 	return &s.redisErrors

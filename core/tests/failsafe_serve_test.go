@@ -253,3 +253,34 @@ func TestFailSafeAcrossRestart(t *testing.T) {
 		})
 	}
 }
+
+// A loader that panics with a fail-safe value: the value is served, the
+// panic reported as the loader's (a load panic, not a callback's).
+func TestFailSafeLoaderPanic(t *testing.T) {
+	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		var log errorLog
+		m := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(uniquePrefix(t)), core.WithErrorHandler(log.handler))
+		defer m.Close()
+		var calls atomic.Int64
+		get := core.Memoize0(m, "panic", func(context.Context) (int, error) {
+			if calls.Add(1) > 1 {
+				panic("boom")
+			}
+			return 1, nil
+		}, core.WithTTL(100*time.Millisecond), core.WithFailSafe(time.Minute, time.Minute))
+		if _, err := get.Get(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+		if v, err := get.Get(ctx); err != nil || v != 1 {
+			t.Fatalf("Get = %d, %v; want the fail-safe 1", v, err)
+		}
+		if errs := log.all(); len(errs) != 1 || !errors.Is(errs[0], core.ErrPanic) {
+			t.Fatalf("reported %v, want the loader's panic", errs)
+		}
+		if s := m.Stats(); s.LoadPanics != 1 || s.Panics != 0 || s.FailSafeHits != 1 {
+			t.Fatalf("Stats = %+v, want 1 load panic, no callback panic, 1 fail-safe hit", s)
+		}
+	})
+}
