@@ -201,3 +201,20 @@ func ExampleOpen_emptyURL() {
 	// true
 	// redcache/goredis: bad url: the URL is empty (is REDIS_URL set?)
 }
+
+// Auto-pipelining is on by default: concurrent calls share round trips.
+// A client whose hooks must see every command on its caller's context
+// turns it off.
+func ExampleWithAutoPipeline() {
+	rdb := redis.NewClient(&redis.Options{
+		Addr:                  "localhost:6379",
+		ContextTimeoutEnabled: true,
+		Dialer:                goredis.FailFastDialer(nil),
+	})
+	defer rdb.Close()
+	// rdb.AddHook(perCommandTracing{}) // a hook that reads each caller's context
+
+	d := goredis.New(rdb, goredis.WithAutoPipeline(false))
+	defer d.Close()
+	_ = conn.Use(d)
+}
