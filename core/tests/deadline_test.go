@@ -166,3 +166,48 @@ func TestCancellableCallsKeepTheirBounds(t *testing.T) {
 		})
 	}
 }
+
+// Bounded contexts are pooled: a context that a call released is handed
+// to the next call whose caller's context can be cancelled. Many callers
+// at once, some of whom give up at random moments, each get their own
+// value or their own context's error, never another call's outcome, and
+// the pool is race-free (run with -race).
+func TestCancellableCallsUnderChurn(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		m := core.New(core.WithDriver(d), core.WithPrefix(uniquePrefix(t)), core.WithTimeout(time.Second))
+		t.Cleanup(func() { _ = m.Close() })
+		get := core.Memoize(m, "churn", func(_ context.Context, i int) (int, error) { return i * 10, nil })
+		const workers, calls, keys = 16, 60, 8
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for c := range calls {
+					ctx, cancel := context.WithCancel(context.Background())
+					switch (w + c) % 4 {
+					case 0:
+						cancel() // gave up before the call
+					case 1:
+						time.AfterFunc(time.Duration(c%5)*50*time.Microsecond, cancel) // gives up during it
+					}
+					k := (w*calls + c) % keys
+					v, err := get.Get(ctx, k)
+					cancel()
+					switch {
+					case err == nil && v != k*10:
+						t.Errorf("Get(%d) = %d; want %d", k, v, k*10)
+						return
+					case err != nil && !errors.Is(err, context.Canceled):
+						t.Errorf("Get(%d): %v; want a value or context.Canceled", k, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if s := m.Stats(); s.Hits == 0 {
+			t.Errorf("stats = %+v: no hit among the calls", s)
+		}
+	})
+}
