@@ -44,6 +44,7 @@ type action struct {
 	ms       int64 // opSet: PX (0 for none); opPExpire: the ttl
 	name     string
 	val      []byte
+	ownsVal  bool // val is a copy of the caller's (see detach)
 	keys     []string
 	args     []string
 	script   *conn.Script

@@ -80,15 +80,18 @@
 //     errors.Is(err, context.DeadlineExceeded) holds, and radix discards
 //     the late reply (or the connection, when a reply was cut in half), so
 //     later calls on the shared connection read their own replies;
-//   - with [Open], a stalled server (CLIENT PAUSE, DEBUG SLEEP, a stopped
-//     process, a partition) holds no call past its deadline: a call still
-//     running 10 ms after its context ended, on a connection where the
-//     server has been silent as long, has its connection closed, which
-//     releases every call queued on it, and the pool dials a fresh one.
-//     Of the calls caught by the close whose context is still live, GET,
-//     MGET, SET without NX and PEXPIRE run again on another connection;
-//     the others fail with [ErrStalled]. [Driver.Close] returns at once
-//     all the same;
+//   - with [Open], a call whose context ends returns when it does, even
+//     with replies queued before its own on the shared connection, and
+//     breaks no other call: its command is finished by a goroutine that
+//     reads the reply and drops it (the bytes it sends are copied first,
+//     so the caller may reuse its buffers). A stalled server (CLIENT
+//     PAUSE, DEBUG SLEEP, a stopped process, a partition) thus holds no
+//     call past its deadline. A connection on which the server then stays
+//     silent for a second while it owes such a reply is closed and the
+//     pool dials a fresh one; of the calls caught by the close whose
+//     context is still live, GET, MGET, SET without NX and PEXPIRE run
+//     again on another connection, the others fail with [ErrStalled].
+//     [Driver.Close] returns at once all the same;
 //   - with [Open], a server that restarts is found again by the first
 //     call made once it is back (the call that finds the pool down fails
 //     at once with the dial error, and makes the pool dial again at

@@ -18,9 +18,11 @@ var (
 
 	// ErrStalled reports a call that failed because the server stalled
 	// (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a network partition):
-	// a call on its connection outlived its deadline, and the connection
-	// was closed to release the calls queued on it. A call whose own
-	// context ended reports its context's error instead.
+	// the server stayed silent for a second on its connection while it
+	// owed the reply of a call whose context had ended, and the connection
+	// was closed. A command that may run twice (GET, MGET, SET without NX,
+	// PEXPIRE) is sent again on another connection instead; a call whose
+	// own context ended reports its context's error instead.
 	ErrStalled = errors.New(prefix + "server stalled, connection closed")
 
 	// ErrStatefulCommand reports a command that would change the state of a

@@ -39,9 +39,11 @@ import (
 // (as many at once as the pool size); unlike it, it checks a connection
 // whose call was cancelled instead of closing it under the other calls,
 // wakes every waiting call when a connection comes back, fails calls at
-// once with the dial error while the server cannot be reached, and closes a
-// connection on which a call outlived its context, so that a stalled server
-// holds no call queued behind it past that call's own deadline.
+// once with the dial error while the server cannot be reached, and
+// returns a call whose context ended at once, leaving its reply to be read
+// and dropped, so that neither a stalled server nor one caller giving up
+// holds or fails the calls queued with it (a connection silent for a
+// second while it owes such a reply is closed and redialled).
 //
 // The port defaults to 6379 and the host to localhost. A cluster is named
 // by several addresses, either as go-redis's ParseClusterURL takes them,

@@ -1,6 +1,7 @@
 package radix
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,13 +36,14 @@ import (
 //   - while the server cannot be reached, a call fails at once with the
 //     dial error instead of waiting for its context to end, so that a dead
 //     Redis costs no latency;
-//   - radix discards the late reply of a call whose context ended with no
-//     read deadline, and the calls queued behind it on the connection wait
-//     for that reader, past their own deadlines, for as long as the server
-//     stalls (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a partition);
-//     here a call still running [stallGrace] after its context ended gets
-//     its connection closed, which releases every call queued on it (a
-//     server that answers within the grace keeps its connections).
+//   - a radix call whose context ended waits for the replies queued
+//     before its own on the connection, past its deadline for as long as
+//     the server stalls (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a
+//     partition) or is slow; here a call whose context can end returns
+//     when it does, its command left to a goroutine that reads the reply
+//     and drops it (see perform), and a connection whose server stays
+//     silent for [connStall] with such a reply owed is closed and
+//     redialled.
 type pool struct {
 	network, addr string
 	dialer        rdx.Dialer
@@ -68,33 +70,21 @@ type pool struct {
 type pooled struct {
 	c    rdx.Conn
 	nc   *countingConn // c's network connection; nil with a CustomConn dialer
-	dead atomic.Bool   // closed because a call on it outlived its context
+	dead atomic.Bool   // closed as stalled (see watchLeft)
 }
 
-// alive reports whether the server may still be talking on pc: bytes
+// heardWithin reports whether the server talked on pc within d: bytes
 // wait in the socket (which a reader starved of CPU has not read yet), or
-// came in within the last stallGrace after a request went out. When
-// nothing went out since the last bytes came in, the server owes nothing
-// new as far as can be seen (a writer starved of CPU has not sent the
-// request of the stuck call yet, or the server stopped halfway through
-// the replies of a batch): it is given [idleStall] of silence instead. A
-// call stuck past its deadline on a connection that is alive is late
-// because this process is slow (-race, an overloaded machine), not
-// because the server stalls, and closing the connection would fail the
-// other calls on it for nothing.
-func (pc *pooled) alive() bool {
+// came in less than d ago. Without the network connection (a CustomConn
+// dialer) it cannot tell, and says no.
+func (pc *pooled) heardWithin(d time.Duration) bool {
 	if pc.nc == nil {
-		return false // cannot tell: a stuck call means a stall
+		return false
 	}
 	if pc.nc.pending() > 0 {
 		return true
 	}
-	lastRead, lastWrite := pc.nc.lastRead.Load(), pc.nc.lastWrite.Load()
-	silence := time.Duration(time.Now().UnixNano() - lastRead)
-	if lastWrite > lastRead {
-		return silence < stallGrace
-	}
-	return silence < idleStall
+	return time.Duration(time.Now().UnixNano()-pc.nc.lastRead.Load()) < d
 }
 
 const (
@@ -108,17 +98,21 @@ const (
 	// asking for it (calls kick the redial at once, see kickRedial).
 	maxRedial = 500 * time.Millisecond
 
-	// stallGrace is how long a call may go on after its context ended
-	// before its connection is taken to be stalled and closed, if the
-	// server has been silent on it for as long (see pooled.alive). A
-	// server that answers sends the late reply well within it, and radix
-	// then drops the reply and keeps the connection; one that stalls holds
-	// every call queued on the connection, which the close releases.
+	// stallGrace is how long a call on a connection of its own (a
+	// blocking command) or a health check may go on after its context
+	// ended before its connection is closed (see watchStall).
 	stallGrace = 10 * time.Millisecond
 
-	// idleStall is the silence after which a connection with a stuck call
-	// is closed when no request went out since the last bytes came in.
-	idleStall = 100 * time.Millisecond
+	// connStall is how long the server must have been silent on a shared
+	// connection, with a reply owed to a caller that gave up, before the
+	// connection is taken for stalled and closed (see watchLeft). A
+	// loaded machine (a busy Redis, -race) is silent for a tenth of a
+	// second now and then; closing the connection then would fail the
+	// calls on it whose contexts are live. No caller waits for this: each
+	// returns when its context ends.
+	connStall = time.Second
+	// stallCheck is how often a connection is looked at meanwhile.
+	stallCheck = 100 * time.Millisecond
 )
 
 // errPoolClosed is returned by calls on a closed pool.
@@ -187,10 +181,8 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 			return err
 		}
 		if pc != nil {
-			w := watchStall(ctx, pc.alive, func() { p.abandon(i, pc) })
-			err := a.Perform(ctx, pc.c)
-			w.done()
-			if err == nil || connUsable(err) {
+			err, left := p.perform(ctx, i, pc, a)
+			if left || err == nil || connUsable(err) {
 				return err
 			}
 			ctxErr := ctx.Err()
@@ -198,15 +190,14 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 				if ctxErr != nil {
 					return fmt.Errorf("%w (%s stalled: connection closed)", ctxErr, p.addr)
 				}
-				// Another call's deadline closed the connection under
-				// this one. A command that may safely run twice goes
-				// again on another connection, until its own context
-				// ends: the server may only have been slow, or this
-				// process starved of CPU.
+				// The connection was closed as stalled under this call.
+				// A command that may safely run twice goes again on
+				// another connection, until its own context ends: the
+				// server may only have been slow.
 				if idempotent(a) {
 					continue
 				}
-				return fmt.Errorf("%w: %s: a call outlived its deadline on this connection (%w)", ErrStalled, p.addr, err)
+				return fmt.Errorf("%w: %s: silent for %v with a reply owed (%w)", ErrStalled, p.addr, connStall, err)
 			}
 			p.setAside(i, pc, ctxErr != nil && errors.Is(err, ctxErr))
 			return err
@@ -219,6 +210,94 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 			return errPoolClosed
 		}
 	}
+}
+
+// perform runs a on the shared connection pc, in slot i. A call whose
+// context can end runs a in a goroutine of its own, on a context that
+// does not end, and waits for it or for its own context, whichever comes
+// first: when the context ends first the call returns at once (left is
+// true) and the goroutine reads the reply when it comes and drops it. A
+// caller that gives up thus neither waits for the replies queued before
+// its own on the connection (radix's Conn does, when its context ends)
+// nor needs the connection closed to be released, which would fail the
+// other calls on it; and the connection stays in step. A connection whose
+// server then stays silent for connStall with such a reply still owed is
+// taken for stalled and closed (see watchLeft).
+func (p *pool) perform(ctx context.Context, i int, pc *pooled, a rdx.Action) (err error, left bool) {
+	if ctx.Done() == nil {
+		return a.Perform(ctx, pc.c), false
+	}
+	if err := ctx.Err(); err != nil {
+		return err, true
+	}
+	detach(a)
+	c := &call{done: make(chan struct{})}
+	go func() {
+		c.err = a.Perform(context.WithoutCancel(ctx), pc.c)
+		close(c.done)
+	}()
+	select {
+	case <-c.done:
+		return c.err, false
+	case <-ctx.Done():
+	}
+	select {
+	case <-c.done: // the reply came in meanwhile
+		return c.err, false
+	default:
+	}
+	p.watchLeft(i, pc, c)
+	return ctx.Err(), true
+}
+
+// call is a command run by perform.
+type call struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// detach makes a own the bytes it sends, which are the caller's: a
+// caller that gives up may reuse them while the command is still being
+// written.
+func detach(a rdx.Action) {
+	switch a := a.(type) {
+	case *action:
+		// Once: an action sent again (see idempotent) may still be read by
+		// the writer of the connection that failed it.
+		if a.val != nil && !a.ownsVal {
+			a.val, a.ownsVal = bytes.Clone(a.val), true
+		}
+	case *pipe:
+		for _, sub := range a.acts {
+			detach(sub)
+		}
+	}
+}
+
+// watchLeft watches pc after a caller gave up on c: when the server has
+// been silent on pc for connStall while c is still owed its reply, the
+// server stalls (a stopped process, a partition) and pc is closed, which
+// ends c and the calls queued behind it and makes the slot dial again.
+// Until then the connection serves the other calls as usual.
+func (p *pool) watchLeft(i int, pc *pooled, c *call) {
+	left := time.Now()
+	var check func()
+	check = func() {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		if pc.dead.Load() || p.ctx.Err() != nil {
+			return
+		}
+		if time.Since(left) < connStall || pc.heardWithin(connStall) {
+			time.AfterFunc(stallCheck, check)
+			return
+		}
+		p.abandon(i, pc)
+	}
+	time.AfterFunc(stallCheck, check)
 }
 
 // idempotent reports whether a is a command of the driver that may run
@@ -317,9 +396,9 @@ func (w *stallWatch) fire() {
 	}
 }
 
-// abandon closes pc, on which a call outlived its context: the server
-// stalls, and the calls queued on pc would wait for it. Its slot, if it is
-// still there, is redialled.
+// abandon closes pc, on which the server stalls (see watchLeft): the
+// calls queued on pc would wait for it. Its slot, if it is still there, is
+// redialled.
 func (p *pool) abandon(i int, pc *pooled) {
 	pc.dead.Store(true)
 	if p.slots[i].CompareAndSwap(pc, nil) {
