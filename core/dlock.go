@@ -211,11 +211,11 @@ func (e *engine[V]) loadUnderLock(ctx context.Context, key string, p *pending, l
 		if woke {
 			// Woken: most often the holder just stored the value.
 			v, st, err := e.lookAgain(ctx, p, key)
-			switch st {
-			case statusHit, statusNegative:
+			switch {
+			case answers(st, p):
 				count(&e.m.stats.lockWaits, &e.stats.lockWaits)
 				return answeredLock, v, err
-			case statusUnavailable:
+			case st == statusUnavailable:
 				return failOpen(nil)
 			}
 		}
@@ -227,15 +227,15 @@ func (e *engine[V]) loadUnderLock(ctx context.Context, key string, p *pending, l
 			// The last holder may have stored and released since this
 			// flight looked: look once more, under the lock.
 			v, st, err := e.lookAgain(ctx, p, key)
-			switch st {
-			case statusHit, statusNegative:
+			switch {
+			case answers(st, p):
 				l.release()
 				count(&e.m.stats.lockWaits, &e.stats.lockWaits)
 				return answeredLock, v, err
-			case statusUnavailable:
+			case st == statusUnavailable:
 				count(&e.m.stats.lockFailOpen, &e.stats.lockFailOpen)
 				p.store = false
-			case statusNewer:
+			case st == statusNewer:
 				p.store = false
 			}
 			l.keep()
@@ -247,11 +247,11 @@ func (e *engine[V]) loadUnderLock(ctx context.Context, key string, p *pending, l
 			// announced to this flight.
 			w = e.m.lockWaiterFor(p.d, lockChannelFor(e.cfg.prefix), key)
 			v, st, err := e.lookAgain(ctx, p, key)
-			switch st {
-			case statusHit, statusNegative:
+			switch {
+			case answers(st, p):
 				count(&e.m.stats.lockWaits, &e.stats.lockWaits)
 				return answeredLock, v, err
-			case statusUnavailable:
+			case st == statusUnavailable:
 				return failOpen(nil)
 			}
 		}
@@ -268,6 +268,21 @@ func (e *engine[V]) loadUnderLock(ctx context.Context, key string, p *pending, l
 		}
 		woke = true
 	}
+}
+
+// answers reports whether what a lookup found answers a flight that
+// waits for or holds the lock: a value (or a cached error) its callers
+// may have. A value past its eager-refresh point answers a call, but not
+// the refresh itself, which is there to replace it; a stale or expired
+// value answers neither.
+func answers(st status, p *pending) bool {
+	switch st {
+	case statusHit, statusNegative:
+		return true
+	case statusEager:
+		return !p.background
+	}
+	return false
 }
 
 // lookAgain reads the key as a call does, for a flight waiting on or

@@ -539,3 +539,47 @@ func TestDlockStaleRefreshOnce(t *testing.T) {
 		}
 	})
 }
+
+// Issue 14 items 1 and 4: a value the holder stored that is already past
+// its eager-refresh point is still a fresh value: it answers a waiting
+// call, which does not load it again.
+func TestDlockEagerValueAnswersWaiter(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		prefix := uniquePrefix(t)
+		opts := func(dd conn.Driver) []core.ManagerOption {
+			return []core.ManagerOption{core.WithDriver(dd), core.WithTimeout(testTimeout), core.WithPrefix(prefix),
+				core.WithDistributedLock(5 * time.Second), core.WithTTL(time.Minute), core.WithEagerRefresh(1e-6)} // eager after 1ms
+		}
+		mA := core.New(opts(d)...)
+		t.Cleanup(func() { mA.Close() })
+		// B reads the key 5ms late: past the eager point of a value just stored.
+		hB := newHookDriver(openLikeDriver(t, d))
+		hB.setBefore(func(_ context.Context, op, key string) error {
+			if op == "get" && strings.HasSuffix(key, ":s1:k") {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return nil
+		})
+		mB := core.New(opts(hB)...)
+		t.Cleanup(func() { mB.Close() })
+		a := newHoldingLoader("A")
+		getA := core.Memoize(mA, "eager", a.load)
+		var bCalls atomic.Int32
+		getB := core.Memoize(mB, "eager", func(_ context.Context, k string) (string, error) {
+			bCalls.Add(1)
+			return "B:" + k, nil
+		})
+		resA := goGet(ctx, getA, "k")
+		waitStarted(t, a)
+		resB := goGet(ctx, getB, "k")
+		time.Sleep(100 * time.Millisecond) // B waits for A's lock
+		close(a.release)
+		if r := <-resA; r.err != nil || r.v != "A:k" {
+			t.Fatalf("A: %q, %v", r.v, r.err)
+		}
+		if r := <-resB; r.err != nil || r.v != "A:k" || bCalls.Load() != 0 {
+			t.Fatalf("B: %q, %v after %d loads; want A's value, due for an eager refresh but fresh", r.v, r.err, bCalls.Load())
+		}
+	})
+}
