@@ -7,7 +7,7 @@ import (
 	"github.com/redcache/redcache/core"
 )
 
-type Report struct {
+type monthlyReport struct {
 	ID    int
 	Total float64
 }
@@ -20,8 +20,8 @@ type Report struct {
 // each process runs it on its own, and Stats.LockFailOpen counts it.
 func ExampleWithDistributedLock() {
 	m := core.New(core.WithDistributedLock(2 * time.Second)) // the lease: how long a dead holder blocks the others
-	report := core.Memoize(m, "reports.monthly", func(ctx context.Context, id int) (Report, error) {
-		return Report{ID: id}, nil // the expensive query
+	report := core.Memoize(m, "reports.monthly", func(ctx context.Context, id int) (monthlyReport, error) {
+		return monthlyReport{ID: id}, nil // the expensive query
 	}, core.WithTTL(time.Hour))
 	_ = report // report.Get(ctx, id) in every process, as without the lock
 }
