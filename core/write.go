@@ -53,9 +53,6 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 	if s := cc.chosen; s != nil && s.ttlSet {
 		ttl = s.ttl // the loader's choice (loaderopts.go)
 	}
-	if s := cc.chosen; s != nil && s.ttlSet {
-		ttl = s.ttl // the loader's choice (loaderopts.go)
-	}
 	if ttl > 0 && e.cfg.jitter > 0 {
 		ttl -= time.Duration(rand.Float64() * e.cfg.jitter * float64(ttl))
 		ttl = max(ttl, time.Millisecond)
@@ -69,9 +66,6 @@ func (e *engine[V]) entryFor(ctx context.Context, key string, gen uint64, v V, c
 // did and the time a near copy must be gone by (see entryFor). Trouble is
 // reported, not returned.
 func (e *engine[V]) store(ctx context.Context, p *pending, key string, v V) (stored bool, until int64) {
-	if p.cc.chosen.dropped() {
-		return false, 0
-	}
 	if p.cc.chosen.dropped() {
 		return false, 0
 	}
