@@ -573,3 +573,117 @@ func TestGobTypeNames(t *testing.T) {
 		}
 	}
 }
+
+// Types that exercise how gob describes types.
+
+// extFields encodes itself but has exported fields, whose types gob
+// describes anyway.
+type extFields struct {
+	A []int
+	B map[string]legacyLine
+}
+
+func (e extFields) GobEncode() ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(struct {
+		A []int
+		B map[string]legacyLine
+	}(e))
+	return b.Bytes(), err
+}
+
+func (e *extFields) GobDecode(data []byte) error {
+	var v struct {
+		A []int
+		B map[string]legacyLine
+	}
+	err := gob.NewDecoder(bytes.NewReader(data)).Decode(&v)
+	*e = extFields(v)
+	return err
+}
+
+// binInt marshals itself on a value receiver, ptrEnc on a pointer one.
+type binInt int
+
+func (b binInt) MarshalBinary() ([]byte, error) { return []byte{byte(b)}, nil }
+func (b *binInt) UnmarshalBinary(p []byte) error {
+	if len(p) != 1 {
+		return errors.New("binInt: want 1 byte")
+	}
+	*b = binInt(p[0])
+	return nil
+}
+
+type ptrEnc struct{ S string }
+
+func (p *ptrEnc) GobEncode() ([]byte, error) { return []byte(p.S), nil }
+func (p *ptrEnc) GobDecode(b []byte) error   { p.S = string(b); return nil }
+
+// Inner is exported: gob sends an embedded struct only then.
+type Inner struct {
+	SKU string
+	Qty int
+}
+
+type embedded struct {
+	Inner
+	Extra string
+}
+
+type linked struct {
+	V    int
+	Next *linked
+}
+
+type oddTypes struct {
+	Ext    extFields
+	Bin    binInt
+	BinPtr *binInt
+	Ptr    *ptrEnc
+	Emb    embedded
+	List   *linked
+	Arr    [2]legacyCustomer
+	ByKey  map[legacyCustomer][]tree
+	Nested map[string]map[int][]*legacyLine
+	When   *time.Time
+	unexp  any
+}
+
+// TestGobOddTypes: values of types that gob describes in unusual ways
+// come back whole, are plain gob streams, and decode on the primed path
+// when they hold no interface.
+func TestGobOddTypes(t *testing.T) {
+	b := binInt(9)
+	when := time.Date(2021, 2, 3, 4, 5, 6, 7, time.UTC)
+	v := oddTypes{
+		Ext:    extFields{A: []int{1, 2}, B: map[string]legacyLine{"x": {"s", 1, 2}}},
+		Bin:    7,
+		BinPtr: &b,
+		Ptr:    &ptrEnc{"p"},
+		Emb:    embedded{Inner{"e", 3}, "extra"},
+		List:   &linked{1, &linked{2, nil}},
+		Arr:    [2]legacyCustomer{{"a", "b"}, {"c", "d"}},
+		ByKey:  map[legacyCustomer][]tree{{"k", ""}: {{"t", nil}}},
+		Nested: map[string]map[int][]*legacyLine{"n": {1: {{"l", 5, 6}}}},
+		When:   &when,
+	}
+	for _, in := range []any{v, &v, v.Ext, v.Ptr, v.Bin, v.Emb, *v.List, v.ByKey, v.Nested} {
+		for range 3 {
+			data := mustMarshal(t, in)
+			out := reflect.New(reflect.TypeOf(in))
+			if err := codec.Gob.Unmarshal(data, out.Interface()); err != nil {
+				t.Fatalf("%T: %v", in, err)
+			}
+			if diff := cmp.Diff(in, out.Elem().Interface(), cmp.AllowUnexported(oddTypes{})); diff != "" {
+				t.Fatalf("%T (-want +got):\n%s", in, diff)
+			}
+			plain := reflect.New(reflect.TypeOf(in))
+			if err := gob.NewDecoder(bytes.NewReader(data)).Decode(plain.Interface()); err != nil {
+				t.Fatalf("%T: gob.Decoder: %v", in, err)
+			}
+			if !codec.GobPrimed(data, out.Interface()) {
+				t.Errorf("%T: not on the primed path", in)
+			}
+		}
+	}
+}

@@ -247,9 +247,10 @@ var (
 
 // gobDefTypes lists the types a new gob.Encoder defines, in the order it
 // sends them, when it encodes a value of type t: it follows
-// encoding/gob's Encoder.sendType. Each is named as gob names the type of
-// a struct field: its name, or for an unnamed type its description
-// ("[]main.Line", "map[string]int").
+// encoding/gob's Encoder.sendType. Each is named as gob names a type it
+// meets first as the type of a value: by its Go name, none for an unnamed
+// type ([]T, map[K]V, struct{...}); a type that encodes itself by the
+// name of the type that has the method (none for a pointer type).
 func gobDefTypes(t reflect.Type) []gobDef {
 	var defs []gobDef
 	sent := make(map[reflect.Type]bool)
@@ -259,8 +260,9 @@ func gobDefTypes(t reflect.Type) []gobDef {
 		for base.Kind() == reflect.Pointer {
 			base = base.Elem()
 		}
-		kind := wireGobEnc
+		kind, name := wireGobEnc, rt.Name()
 		if !gobExternal(rt) {
+			name = base.Name()
 			switch base.Kind() {
 			case reflect.Array:
 				kind = wireArray
@@ -281,10 +283,6 @@ func gobDefTypes(t reflect.Type) []gobDef {
 			return
 		}
 		sent[base] = true
-		name := base.Name()
-		if name == "" {
-			name = base.String()
-		}
 		defs = append(defs, gobDef{name, kind})
 		switch base.Kind() { // as gob does, even for a GobEncoder
 		case reflect.Struct:

@@ -158,7 +158,7 @@ func canonicalDefs(defs []byte, types []gobDef) (out []byte, ids map[int64]int64
 		off += n + int(count)
 		id, m := gobInt(msg)
 		def := types[ids[-id]-gobFirstUserID]
-		w := wireRewriter{in: msg[m:], ids: ids, name: def.name}
+		w := wireRewriter{in: msg[m:], ids: ids, name: def.name, self: ids[-id]}
 		w.out = appendGobInt(w.out, -ids[-id])
 		if err := w.structure(wireTop); err != nil {
 			return nil, nil, err
@@ -214,6 +214,7 @@ type wireRewriter struct {
 	in, out []byte
 	ids     map[int64]int64
 	name    string // the name of the type defined
+	self    int64  // its canonical id
 	kind    wireKind
 }
 
@@ -256,6 +257,18 @@ func (w *wireRewriter) structure(k wireKind) error {
 		}
 		w.out = appendGobUint(w.out, uint64(field-last))
 		last = field
+		if k == wireCommon && fields[field] == wireID {
+			// The type's own id, which a decoder does not use: gob
+			// writes the id of a GobEncoder's user type there, which
+			// the stream does not define. The defined id replaces it.
+			_, n := gobInt(w.in)
+			if n == 0 {
+				return errGobWire
+			}
+			w.in = w.in[n:]
+			w.out = appendGobInt(w.out, w.self)
+			continue
+		}
 		if err := w.value(fields[field]); err != nil {
 			return err
 		}
