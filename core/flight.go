@@ -64,9 +64,12 @@ const (
 	// generation again before it joins a load that began before it: only
 	// while that read finds the generation its lookup used did Redis keep
 	// its data (a restart loses the generation key with the tombstones).
-	// It is proof on one node only, and costs a read per late call, so a
-	// single call does not use it (see joinFresh); the join tells the
-	// caller to verify (see join and verifyGeneration).
+	// The join tells the caller to verify (see join and
+	// verifyGeneration). A batch does, with one read for all its ids; a
+	// single call would pay a read per late call, so it joins by
+	// joinFresh instead (see fill). It is proof on one Redis: on a
+	// cluster a node that restarts alone keeps the generation keys of
+	// the other nodes (see docs/failure.md).
 	joinVerify
 	// joinFresh: the call saw nothing under the key, which is no proof:
 	// a Redis that restarted, failed over or evicted lost the tombstone
@@ -223,7 +226,9 @@ func (e *engine[V]) flightKey(key string, p *pending) (string, joinRule) {
 	case p.seen != nil:
 		return key + "\x00b" + strconv.FormatUint(p.gen, 36) + "." + strconv.FormatUint(maphash.Bytes(e.seed, p.seen), 36), joinSeen
 	case p.store:
-		return key + "\x00n" + strconv.FormatUint(p.gen, 36), joinFresh // saw nothing
+		// Saw nothing: a batch verifies the generation once for all its
+		// ids; a single call does not, and queues (see fill).
+		return key + "\x00n" + strconv.FormatUint(p.gen, 36), joinVerify
 	}
 	// Could not look (Redis unavailable or skipped): the generation this
 	// process knows still keeps a call made after its own InvalidateAll
@@ -268,7 +273,12 @@ func (e *engine[V]) fill(ctx context.Context, key string, p pending, load func(c
 	}
 	fk, rule := e.flightKey(key, &p)
 	g := &p.st.flights
-	c, leader, _ := g.join(fk, p.obs, rule) // flightKey gives no joinVerify
+	if rule == joinVerify {
+		// A read of the generation per late call would cost a stampede
+		// as many reads as callers: queue instead.
+		rule = joinFresh
+	}
+	c, leader, _ := g.join(fk, p.obs, rule)
 	if leader {
 		if ctx.Done() == nil {
 			// A caller that cannot give up leads the load on its own

@@ -254,7 +254,10 @@ return 0
 func (e *engine[V]) recheck(ctx, wctx context.Context, p *pending, key string, data []byte, gen uint64) bool {
 	now := time.Now().UnixNano()
 	got, err := e.readGenerations(ctx, wctx, p.d, p.b, p.st, p.tags, now)
-	if err == nil && got == gen {
+	if err != nil || got == gen {
+		// Unreadable (its node is down or slow): as unknown as before
+		// the write; taking it back would only cost a load per key while
+		// that node is out.
 		return true
 	}
 	_, derr := p.d.Eval(wctx, unsaveScript, []string{key}, data)
