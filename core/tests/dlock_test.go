@@ -583,3 +583,32 @@ func TestDlockEagerValueAnswersWaiter(t *testing.T) {
 		}
 	})
 }
+
+// Issue 14 item 1: the lock's subscription is background work of the
+// Manager: Close ends it, and its connection.
+func TestDlockCloseEndsSubscription(t *testing.T) {
+	eachTarget(t, func(t *testing.T, d conn.Driver) {
+		ctx := testCtx(t)
+		prefix := uniquePrefix(t)
+		mA := core.New(core.WithDriver(d), core.WithTimeout(testTimeout), core.WithPrefix(prefix), core.WithDistributedLock(5*time.Second))
+		t.Cleanup(func() { mA.Close() })
+		mB := core.New(core.WithDriver(openLikeDriver(t, d)), core.WithTimeout(testTimeout), core.WithPrefix(prefix), core.WithDistributedLock(5*time.Second))
+		a := newHoldingLoader("A")
+		getA := core.Memoize(mA, "close", a.load)
+		getB := core.Memoize(mB, "close", func(_ context.Context, k string) (string, error) { return "B:" + k, nil })
+		resA := goGet(ctx, getA, "k")
+		waitStarted(t, a)
+		resB := goGet(ctx, getB, "k")
+		channel := core.LockChannel + ":" + prefix
+		eventually(t, "B's lock subscription", func() bool { return lockSubscribers(t, d, channel) == 1 })
+		close(a.release)
+		<-resA
+		if r := <-resB; r.err != nil || r.v != "A:k" {
+			t.Fatalf("B: %q, %v", r.v, r.err)
+		}
+		if err := mB.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		eventually(t, "the subscription to end with Close", func() bool { return lockSubscribers(t, d, channel) == 0 })
+	})
+}
