@@ -32,8 +32,11 @@ const (
 	interleavedRounds  = 30
 )
 
-// RunInterleaved runs the interleaved case on the server newDriver talks
-// to (standalone or cluster; run it on both): 48 goroutines each run 30
+// RunInterleaved runs two cases on the server newDriver talks to
+// (standalone or cluster; run it on both). BlockingAlone: while three
+// BLPOPs block on the server, 32 concurrent GETs with a 1 s deadline
+// succeed.
+// Interleaved: 48 goroutines each run 30
 // rounds of Set, Get, MGet, SetNX, PExpire, Do, Eval and Del on keys of
 // their own, with values that carry the goroutine and the round, mixed
 // with calls whose context is cancelled by another goroutine, or whose
@@ -50,7 +53,71 @@ func RunInterleaved(t *testing.T, newDriver func(t *testing.T) conn.Driver) {
 	s := &suite{newDriver: newDriver, prefix: "conntest:" + randomHex(6) + ":"}
 	s.d = s.open(t)
 	t.Cleanup(func() { s.cleanup(t) })
-	s.testInterleaved(t)
+	t.Run("BlockingAlone", s.testBlockingAlone)
+	t.Run("Interleaved", s.testInterleaved)
+}
+
+// testBlockingAlone: while three BLPOPs block on the server, 32
+// concurrent GETs, each with a 1 s deadline, succeed: a blocking command
+// has a connection of its own, and no batch or shared connection waits
+// behind it, nor for a slot it holds.
+func (s *suite) testBlockingAlone(t *testing.T) {
+	ctx := ctxT(t)
+	k := s.key("blocking-value")
+	must(t, s.d.Set(ctx, k, []byte("v"), time.Minute), "Set")
+	const blocked = 3
+	lists := make([]string, blocked)
+	bctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	blpop := make(chan error, blocked)
+	for i := range lists {
+		lists[i] = s.key(fmt.Sprintf("blocking-list%d", i))
+		go func() {
+			_, err := s.d.Do(bctx, "BLPOP", lists[i], 5)
+			blpop <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // the BLPOPs on the server
+	var wg sync.WaitGroup
+	errs := make([]error, 32)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if v, err := s.d.Get(gctx, k); err != nil || string(v) != "v" {
+				errs[i] = fmt.Errorf("Get = %q, %v", v, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("GET %d while a BLPOP blocks: %v, want %q within its 1 s deadline", i, err, "v")
+		}
+	}
+	select {
+	case err := <-blpop:
+		t.Fatalf("BLPOP on an empty list returned early: %v", err)
+	default:
+	}
+	must(t, s.d.Set(ctx, s.key("blocking-other"), []byte("x"), time.Minute), "Set")
+	for _, list := range lists {
+		if _, err := s.d.Do(ctx, "RPUSH", list, "item"); err != nil {
+			t.Fatalf("RPUSH: %v", err)
+		}
+	}
+	for range lists {
+		select {
+		case err := <-blpop:
+			if err != nil {
+				t.Fatalf("BLPOP after RPUSH = %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("BLPOP did not return after RPUSH")
+		}
+	}
 }
 
 // testInterleaved: interleavedWorkers goroutines each run interleavedRounds
