@@ -21,7 +21,9 @@
 //
 // Each Get (and Refresh) is a span, "redcache.get <function>", whose
 // attribute redcache.outcome says what the cache gave: hit, near_hit,
-// stale_hit, negative_hit, miss, refresh, bypass (the cache was skipped:
+// stale_hit, fail_safe (an expired value served because the loader
+// failed or timed out, core.WithFailSafe), negative_hit, miss, refresh,
+// bypass (the cache was skipped:
 // no driver, an open breaker, SkipCache) or error (Redis failed and the
 // loader ran without it). Its children are the loader's run,
 // "redcache.load <function>", and each Redis step, "redcache.redis <op>"

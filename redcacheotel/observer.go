@@ -28,8 +28,8 @@ const (
 	// measurement.
 	FunctionKey = attribute.Key("redcache.function")
 	// OutcomeKey is what a Get found in the cache: hit, near_hit,
-	// stale_hit, negative_hit, miss, refresh, bypass or error (see
-	// core.Outcome).
+	// stale_hit, fail_safe, negative_hit, miss, refresh, bypass or error
+	// (see core.Outcome).
 	OutcomeKey = attribute.Key("redcache.outcome")
 	// KeyKey is the Redis key of a step, on spans only, with [WithKeys].
 	KeyKey = attribute.Key("redcache.key")
@@ -136,7 +136,7 @@ func New(opts ...Option) (*Observer, error) {
 	add := func(err error) { errs = append(errs, err) }
 	var err error
 	o.gets, err = meter.Int64Counter(GetsName, metric.WithUnit("{get}"),
-		metric.WithDescription("Gets of memoized functions, by outcome: hit, near_hit, stale_hit, negative_hit, miss, refresh, bypass, error."))
+		metric.WithDescription("Gets of memoized functions, by outcome: hit, near_hit, stale_hit, fail_safe, negative_hit, miss, refresh, bypass, error."))
 	add(err)
 	o.getDuration, err = meter.Float64Histogram(GetDurationName, metric.WithUnit("s"),
 		metric.WithDescription("Duration of Gets of memoized functions, loader included."))
