@@ -175,7 +175,11 @@ func acquireBound(parent context.Context, now, timeout, poll int64) *boundCtx {
 	b.active = true
 	b.parent, b.dl, b.poll = parent, now+timeout, poll
 	b.deadline = time.Unix(0, b.dl)
-	b.timer.Reset(time.Duration(min(poll, timeout)))
+	if parent.Err() != nil {
+		b.endLocked(endParent) // over already: a driver sends nothing
+	} else {
+		b.timer.Reset(time.Duration(min(poll, timeout)))
+	}
 	b.mu.Unlock()
 	return b
 }

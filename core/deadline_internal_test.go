@@ -112,6 +112,21 @@ func TestBoundCancellable(t *testing.T) {
 		}
 	})
 
+	t.Run("caller over already: Done at once", func(t *testing.T) {
+		parent, cancel := context.WithCancel(context.Background())
+		cancel()
+		ctx, release := d.bound(parent, time.Now().UnixNano())
+		defer release()
+		select {
+		case <-ctx.Done():
+		default:
+			t.Fatal("a call whose caller had given up got an open Done channel")
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			t.Errorf("Err = %v; want Canceled", ctx.Err())
+		}
+	})
+
 	t.Run("derived contexts end with it", func(t *testing.T) {
 		parent, cancel := context.WithCancel(context.Background())
 		defer cancel()
