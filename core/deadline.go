@@ -195,10 +195,12 @@ func (b *boundCtx) releaseOnce() {
 	b.active = false
 	reusable := b.timer.Stop() && b.ended.Load() == 0
 	if reusable {
-		// The caller's values are not kept alive in the pool. A context
-		// that ended keeps its parent: a driver's goroutine may still ask
-		// its Err.
-		b.parent = nil
+		// The caller's values are not kept alive in the pool. A driver's
+		// goroutine may still hold the context for a moment after the
+		// call returned (radix's writer asks a written command's Err):
+		// it finds a parent that never ends, never a nil one. A context
+		// that ended keeps its parent.
+		b.parent = context.Background()
 	}
 	b.mu.Unlock()
 	if reusable {
