@@ -2,8 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -541,37 +539,20 @@ func (bc *batchCall[K, V]) fill(ctx context.Context, items []*batchItem[K, V]) e
 			join(it, rule)
 		}
 	}
-	if len(leads) > 0 {
-		if ctx.Done() == nil {
-			// A caller that cannot give up runs the load on its own
-			// goroutine, as fill does.
-			bc.runQueued(ctx, g, leads)
-		} else if lctx, cancel, ok := e.m.loadContext(ctx, true, 0); !ok {
-			for _, it := range leads {
-				it.p.store = false // closed: the cache is left alone
-			}
-			bc.runQueued(ctx, g, leads)
+	// The flights queued behind loads under way (see join) start when
+	// those end: they are loaded apart, so that they do not hold back
+	// the ids no load was fetching.
+	var fresh, queued []*batchItem[K, V]
+	for _, it := range leads {
+		if it.c.after != nil {
+			queued = append(queued, it)
 		} else {
-			// The load is cancelled when every caller waiting for any of
-			// its ids has left: each flight releases its share once.
-			var live atomic.Int32
-			live.Store(int32(len(leads)))
-			release := func() {
-				if live.Add(-1) == 0 {
-					cancel()
-				}
-			}
-			own := make([]*batchItem[K, V], len(leads))
-			for i, it := range leads {
-				g.setCancel(it.c, release)
-				cp := *it
-				own[i] = &cp // the load's own copy: this call reads its items meanwhile
-			}
-			go func() {
-				defer e.m.bg.Done()
-				defer cancel()
-				bc.runQueued(lctx, g, own)
-			}()
+			fresh = append(fresh, it)
+		}
+	}
+	for _, group := range [][]*batchItem[K, V]{fresh, queued} {
+		if len(group) > 0 {
+			bc.launch(ctx, g, group)
 		}
 	}
 	for i, it := range items {
@@ -596,6 +577,47 @@ func (bc *batchCall[K, V]) fill(ctx context.Context, items []*batchItem[K, V]) e
 		}
 	}
 	return nil
+}
+
+// launch runs the load of the flights of items, which this call leads:
+// on a goroutine of its own, cancelled when every caller waiting for any
+// of its ids has left, or on the caller's when it cannot give up.
+func (bc *batchCall[K, V]) launch(ctx context.Context, g *flightGroup, items []*batchItem[K, V]) {
+	e := bc.e
+	if ctx.Done() == nil {
+		// A caller that cannot give up runs the load on its own
+		// goroutine, as fill does.
+		bc.runQueued(ctx, g, items)
+		return
+	}
+	lctx, cancel, ok := e.m.loadContext(ctx, true, 0)
+	if !ok {
+		for _, it := range items {
+			it.p.store = false // closed: the cache is left alone
+		}
+		bc.runQueued(ctx, g, items)
+		return
+	}
+	// Each flight releases its share of the load once, when its last
+	// waiter left.
+	var live atomic.Int32
+	live.Store(int32(len(items)))
+	release := func() {
+		if live.Add(-1) == 0 {
+			cancel()
+		}
+	}
+	own := make([]*batchItem[K, V], len(items))
+	for i, it := range items {
+		g.setCancel(it.c, release)
+		cp := *it
+		own[i] = &cp // the load's own copy: the caller reads its items meanwhile
+	}
+	go func() {
+		defer e.m.bg.Done()
+		defer cancel()
+		bc.runQueued(lctx, g, own)
+	}()
 }
 
 // runQueued is run, once the flights queued behind others (see join)
@@ -861,13 +883,6 @@ func (e *engine[V]) negativeFor(err error) (sentinel error, ok bool) {
 // read, and only over what the read of its key saw.
 func (bc *batchCall[K, V]) store(ctx context.Context, items []*batchItem[K, V], res map[K]V, loadErr error) {
 	e := bc.e
-	type write struct {
-		it    *batchItem[K, V]
-		ent   format.Entry
-		ttl   time.Duration
-		until int64
-		value bool
-	}
 	now := time.Now()
 	var sentinel error
 	if loadErr != nil {
@@ -876,7 +891,7 @@ func (bc *batchCall[K, V]) store(ctx context.Context, items []*batchItem[K, V], 
 			return
 		}
 	}
-	var ws []write
+	var ws []batchWrite[K, V]
 	for _, it := range items {
 		if !it.p.store {
 			continue
@@ -885,7 +900,7 @@ func (bc *batchCall[K, V]) store(ctx context.Context, items []*batchItem[K, V], 
 			count(&e.m.stats.fenced, &e.stats.fenced)
 			continue
 		}
-		w := write{it: it}
+		w := batchWrite[K, V]{it: it}
 		if v, ok := res[it.id]; ok && loadErr == nil {
 			var err error
 			if w.ent, w.ttl, w.until, err = e.entryFor(ctx, it.key, it.p.gen, v, it.p.cc, now); err != nil {
@@ -940,62 +955,7 @@ func (bc *batchCall[K, V]) store(ctx context.Context, items []*batchItem[K, V], 
 	}
 	stored := make([]bool, len(ws))
 	if _, ok := e.cfg.store.(RedisStore); ok {
-		cmds := make([]*conn.Cmd, len(ws))
-		for i, w := range ws {
-			data := w.ent.Append(make([]byte, 0, w.ent.Size()))
-			ms := w.ttl.Milliseconds()
-			if w.ttl > 0 && ms == 0 {
-				ms = 1
-			}
-			if w.it.p.seen == nil {
-				if ms > 0 {
-					cmds[i] = conn.NewCmd("SET", w.it.key, data, "PX", ms, "NX")
-				} else {
-					cmds[i] = conn.NewCmd("SET", w.it.key, data, "NX")
-				}
-				continue
-			}
-			sum := sha1.Sum(w.it.p.seen)
-			cmds[i] = conn.NewCmd("EVALSHA", fenceScript.Hash(), 1, w.it.key, data, ms, hex.EncodeToString(sum[:]))
-		}
-		sctx, step := e.redisStart(wctx, OpSave, ws[0].it.key)
-		err := bc.d.Pipeline(sctx, cmds...)
-		if err == nil {
-			// A Redis that restarted does not know the fence script
-			// yet: those stores go again with Eval, which loads it.
-			for i, c := range cmds {
-				if conn.IsReplyError(c.Err, "NOSCRIPT") {
-					c.Reply, c.Err = bc.d.Eval(sctx, fenceScript, []string{ws[i].it.key}, c.Args[4], c.Args[5], c.Args[6])
-				}
-			}
-		}
-		step.end(err)
-		var first error
-		for i, c := range cmds {
-			cerr := err
-			if cerr == nil {
-				cerr = c.Err
-			}
-			switch {
-			case cerr == nil:
-				stored[i] = c.Reply == "OK" || c.Reply == int64(1)
-			case errors.Is(cerr, conn.ErrMiss):
-				// SET NX found a key: stored[i] stays false
-			case first == nil:
-				first = cerr
-			}
-			if cerr == nil || errors.Is(cerr, conn.ErrMiss) {
-				if !stored[i] {
-					count(&e.m.stats.fenced, &e.stats.fenced)
-				}
-			}
-		}
-		// One report for the pipeline, however many keys it failed.
-		if first != nil {
-			e.m.redisResult(ctx, &e.cfg, bc.d, b0, OpSave, e.name, ws[0].it.key, first)
-		} else {
-			e.m.redisResult(ctx, &e.cfg, bc.d, b0, OpSave, e.name, ws[0].it.key, nil)
-		}
+		stored = bc.pipeline(ctx, wctx, b0, ws)
 	} else {
 		for i, w := range ws {
 			data := w.ent.Append(make([]byte, 0, w.ent.Size()))

@@ -163,10 +163,14 @@ func TestBatchGetMany(t *testing.T) {
 		if n := cd.mgets.Load(); n != 1 {
 			t.Fatalf("a cold GetMany made %d MGETs, want 1", n)
 		}
-		if n := cd.pipelines.Load(); n != 1 {
+		cluster := strings.Contains(t.Name(), "cluster")
+		// On a cluster, the first store learns that a key and its
+		// generation key are in different slots (CROSSSLOT), and the
+		// writes go again with SET NX: two pipelines, once.
+		if n := cd.pipelines.Load(); n != 1 && !(cluster && n == 2) {
 			t.Fatalf("a cold GetMany stored with %d pipelines, want 1", n)
 		}
-		if strings.Contains(t.Name(), "cluster") {
+		if cluster {
 			// The keys of the batch are spread over the cluster's nodes:
 			// the driver split the MGET and the pipeline per slot.
 			nodes := map[string]bool{}
@@ -190,12 +194,16 @@ func TestBatchGetMany(t *testing.T) {
 		}
 
 		// Only the missing ids are asked for, each once even when repeated.
+		cd.pipelines.Store(0)
 		got, err = b.GetMany(ctx, append(ids(30, 50), 45, 45, 50))
 		if err != nil || !cmp.Equal(want(30, 50), got) {
 			t.Fatalf("overlapping GetMany = %v, %v", got, err)
 		}
 		if diff := cmp.Diff([][]int{ids(1, 40), ids(41, 50)}, src.calls()); diff != "" {
 			t.Fatalf("loader calls (-want +got):\n%s", diff)
+		}
+		if n := cd.pipelines.Load(); n != 1 {
+			t.Fatalf("a GetMany of 10 missing ids stored with %d pipelines, want 1", n)
 		}
 		if v, err := b.Get(ctx, 7); err != nil || v != "v7" {
 			t.Fatalf("Get(7) = %q, %v", v, err)
