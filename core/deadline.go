@@ -135,12 +135,17 @@ type boundCtx struct {
 	// does not allocate a closure per call.
 	release context.CancelFunc
 
-	mu       sync.Mutex
-	active   bool // between acquireBound and release
-	parent   context.Context
-	deadline time.Time
-	dl       int64 // deadline, unix nanoseconds
-	poll     int64 // how often the timer looks at parent, nanoseconds
+	// mu guards active and parent. A driver's goroutine may ask a
+	// context's Err or Value a moment after the call that used it
+	// returned (radix's connection writer does), when it may already
+	// serve the next call: parent is only read under mu, so such a late
+	// look gets an answer (the next call's) and never a torn interface.
+	mu     sync.Mutex
+	active bool   // between acquireBound and release
+	use    uint64 // counts the calls b served, so that a late look is told apart
+	parent context.Context
+	dl     atomic.Int64 // deadline, unix nanoseconds
+	poll   int64        // how often the timer looks at parent, nanoseconds; under mu
 	// ended is why the context ended: 0 not yet, endDeadline, endParent
 	// (Err is then the parent's).
 	ended atomic.Uint32
@@ -173,8 +178,9 @@ func acquireBound(parent context.Context, now, timeout, poll int64) *boundCtx {
 	}
 	b.mu.Lock()
 	b.active = true
-	b.parent, b.dl, b.poll = parent, now+timeout, poll
-	b.deadline = time.Unix(0, b.dl)
+	b.use++
+	b.parent, b.poll = parent, poll
+	b.dl.Store(now + timeout)
 	if parent.Err() != nil {
 		b.endLocked(endParent) // over already: a driver sends nothing
 	} else {
@@ -220,12 +226,12 @@ func (b *boundCtx) fire() {
 		b.endLocked(endParent)
 		return
 	}
-	now := time.Now().UnixNano()
-	if now >= b.dl {
+	now, dl := time.Now().UnixNano(), b.dl.Load()
+	if now >= dl {
 		b.endLocked(endDeadline)
 		return
 	}
-	b.timer.Reset(time.Duration(min(b.poll, b.dl-now)))
+	b.timer.Reset(time.Duration(min(b.poll, dl-now)))
 }
 
 func (b *boundCtx) endLocked(why uint32) {
@@ -239,7 +245,7 @@ func (b *boundCtx) endLocked(why uint32) {
 
 // Deadline is the call's deadline, earlier than the parent's if it has
 // one (bound hands the parent itself out otherwise).
-func (b *boundCtx) Deadline() (time.Time, bool) { return b.deadline, true }
+func (b *boundCtx) Deadline() (time.Time, bool) { return time.Unix(0, b.dl.Load()), true }
 
 // Done is closed when the deadline passes or the parent's cancellation
 // has been seen (by the timer or by Err).
@@ -248,28 +254,29 @@ func (b *boundCtx) Done() <-chan struct{} { return b.inner.Done() }
 // Err reports context.DeadlineExceeded after the deadline, the parent's
 // error once the parent ended, or nil. Asking it learns of the parent's
 // cancellation at once, and closes Done with it.
-//
-// Err and Value read parent without the lock: it is written only while
-// no one else holds b (acquireBound, and releaseOnce of a context that
-// did not end, which no one looks at any more), so they cost an atomic
-// load and the parent's own answer.
 func (b *boundCtx) Err() error {
-	switch b.ended.Load() {
-	case endDeadline:
+	if b.ended.Load() == endDeadline {
 		return context.DeadlineExceeded
-	case endParent:
-		return b.parent.Err()
 	}
-	err := b.parent.Err()
+	p, use := b.parentNow()
+	err := p.Err()
 	if err == nil {
 		return nil
 	}
 	b.mu.Lock()
-	if b.ended.Load() == 0 {
+	if b.active && b.use == use && b.ended.Load() == 0 {
 		b.endLocked(endParent)
 	}
 	b.mu.Unlock()
-	return b.Err()
+	return err
+}
+
+// parentNow is the parent of the call b serves (see mu), and that call.
+func (b *boundCtx) parentNow() (context.Context, uint64) {
+	b.mu.Lock()
+	p, use := b.parent, b.use
+	b.mu.Unlock()
+	return p, use
 }
 
 // Value answers the context package's own key with inner (see inner),
@@ -278,7 +285,8 @@ func (b *boundCtx) Value(key any) any {
 	if x := b.inner.Value(key); x != nil {
 		return x
 	}
-	return b.parent.Value(key)
+	p, _ := b.parentNow()
+	return p.Value(key)
 }
 
 // String names the context, as the context package's own do.

@@ -209,3 +209,40 @@ func BenchmarkBound(b *testing.B) {
 		})
 	}
 }
+
+// A driver's goroutine that asks a released context's Err, Value or
+// Deadline while the context already serves the next calls gets an
+// answer, without a data race (run with -race) and without ending the
+// next call's context.
+func TestLateLookAtAReusedBound(t *testing.T) {
+	d := newDeadlines(time.Minute)
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
+	defer cancel()
+	late, release := d.bound(parent, time.Now().UnixNano())
+	release()
+	stop := make(chan struct{})
+	looked := make(chan struct{})
+	go func() {
+		defer close(looked)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = late.Err()
+			_ = late.Value(ctxKey{})
+			_, _ = late.Deadline()
+		}
+	}()
+	for range 20000 {
+		ctx, release := d.bound(parent, time.Now().UnixNano())
+		if ctx.Err() != nil || ctx.Value(ctxKey{}) != "v" {
+			release()
+			t.Fatal("a late look changed the next call's context")
+		}
+		release()
+	}
+	close(stop)
+	<-looked
+}
