@@ -24,10 +24,11 @@ import (
 // cache drops what it holds for it. Loads that fill a miss do not
 // publish: what they replace was already gone or announced, and a Redis
 // Cluster sends every message to every node. While the subscription is
-// down, the near cache serves nothing, and everything it held is dropped
-// when it comes back, since messages may have been lost. The subscription
-// is checked by a ping sent through it: one that does not come back in
-// time counts as a lost subscription. A near copy never outlives the
+// down, the near cache serves nothing; when it comes back, the
+// invalidation log (near_log.go) says what was announced meanwhile, and
+// only that is dropped, or everything when the log cannot tell. The
+// subscription is checked by a ping sent through it: one that does not
+// come back in time counts as a lost subscription. A near copy never outlives the
 // Redis entry it was read from (its expiry and soft expiry), nor its own
 // ttl, which bounds how stale a value can be when a message is late.
 
@@ -215,12 +216,18 @@ type nearHub struct {
 	// renew is signalled when a prefix is added: the subscription is made
 	// again with its channel.
 	renew chan struct{}
+	// seen holds, per prefix, the ID of the last entry of its
+	// invalidation log the subscription delivered or the log read
+	// (near_log.go). Only the subscription's goroutine uses it.
+	seen map[string]string
+	// logOff is set once Redis turned out unable to keep the log.
+	logOff atomic.Bool
 }
 
 func newNearHub() *nearHub {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &nearHub{id: hex.EncodeToString(b), prefixes: map[string]bool{}, renew: make(chan struct{}, 1)}
+	return &nearHub{id: hex.EncodeToString(b), prefixes: map[string]bool{}, renew: make(chan struct{}, 1), seen: map[string]string{}}
 }
 
 type driverBox struct{ d conn.Driver }
@@ -292,7 +299,9 @@ func (h *nearHub) channels() []string {
 // value is read from Redis by the usual refresh; near entries of older
 // generations are dropped at once); "t <sender> <tag key>" says a tag's
 // generation was bumped (tags.go); "p <sender> <nonce>" is a health
-// check, for its sender only.
+// check, for its sender only. A message published with its entry in the
+// invalidation log (near_log.go) has the entry's ID after the sender:
+// "k <sender>/<id> <key>".
 func keyMessage(sender, key string) string { return "k " + sender + " " + key }
 
 func genMessage(sender, fn string) string { return "g " + sender + " " + fn }
@@ -341,13 +350,15 @@ func (m *Manager) subscribeLoop(d conn.Driver) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		// Anything held before may have missed messages, generations
-		// included.
-		m.lostMessages()
+		// What was held before may have missed messages, generations
+		// included: the log says which (near_log.go), or else
+		// everything goes. Until then the near caches serve nothing.
+		if !m.catchUp(ctx, d, prefixesOf(chs)) {
+			m.lostMessages()
+		}
 		m.near.active.Store(true)
 		err = m.receive(ctx, d, sub, chs[0])
 		m.near.active.Store(false)
-		m.lostMessages()
 		_ = sub.Close()
 		if ctx.Err() == nil && err != nil && !errors.Is(err, conn.ErrClosed) {
 			m.report(ctx, &m.cfg, d, OpSubscribe, "", strings.Join(chs, " "), err)
@@ -414,34 +425,26 @@ func (m *Manager) receive(ctx context.Context, d conn.Driver, sub conn.Subscript
 		if !ok {
 			continue
 		}
-		if sender == m.near.id {
-			if kind == "p" && target == strconv.FormatUint(nonce, 10) {
+		if kind == "p" {
+			if sender == m.near.id && target == strconv.FormatUint(nonce, 10) {
 				sent = time.Time{}
 			}
 			continue
 		}
-		switch kind {
-		case "k":
-			m.near.each(func(c invalidator) { c.dropKey(target) })
-		case "g":
-			for _, h := range m.holders(target) {
-				h.generationChanged()
-			}
-		case "t":
-			m.tagChanged(target)
+		if _, id, ok := strings.Cut(sender, "/"); ok {
+			m.near.heard(prefixOf(msg.Channel), id)
 		}
+		m.apply(string(msg.Payload))
 	}
 }
 
-// publish tells the other processes about an explicit write. It is best
-// effort: a lost message costs at most the near ttl of staleness.
-func (m *Manager) publish(ctx context.Context, cfg *config, d conn.Driver, msg string) {
-	bctx, cancel := m.deadlinesOf(cfg).bound(ctx, time.Now().UnixNano())
-	defer cancel()
-	ch := channelFor(cfg.prefix)
-	if _, err := d.Do(bctx, "PUBLISH", ch, msg); err != nil {
-		m.report(ctx, cfg, d, OpPublish, "", ch, err)
+// prefixesOf returns the key prefixes of invalidation channels.
+func prefixesOf(chs []string) []string {
+	ps := make([]string, len(chs))
+	for i, ch := range chs {
+		ps[i] = prefixOf(ch)
 	}
+	return ps
 }
 
 // WithNearCacheBytes bounds each near cache (see [WithNearCache]) by the
