@@ -449,6 +449,13 @@ func (bc *batchCall[K, V]) judge(ctx context.Context, it *batchItem[K, V], data 
 		miss() // invalidated, or of another generation
 		return
 	}
+	age := e.aged(ent, now)
+	if age == statusExpired {
+		// Past its expiry: Redis keeps it only as a fail-safe fallback
+		// (WithFailSafe), never a hit.
+		miss()
+		return
+	}
 	if ent.Negative {
 		if e.cfg.negTTL <= 0 {
 			miss()
@@ -478,8 +485,13 @@ func (bc *batchCall[K, V]) judge(ctx context.Context, it *batchItem[K, V], data 
 	}
 	count(&e.m.stats.hits, &e.stats.hits)
 	it.v, it.has, it.answered = v, true, true
-	if !ent.SoftExpiry.IsZero() && now >= ent.SoftExpiry.UnixNano() {
-		count(&e.m.stats.stale, &e.stats.stale)
+	if age == statusStale || age == statusEager {
+		// Served, and reloaded in the background: past its soft expiry
+		// (stale-while-revalidate), or past its eager-refresh point,
+		// which is a fresh hit.
+		if age == statusStale {
+			count(&e.m.stats.stale, &e.stats.stale)
+		}
 		it.stale = true
 		return
 	}
@@ -821,7 +833,7 @@ func (bc *batchCall[K, V]) lookAgain(ctx context.Context, items []*batchItem[K, 
 		case errors.Is(perr, ErrNewerEntry):
 			it.p.store = false
 		case perr == nil && !ent.Tombstone && !ent.Negative && ent.Generation == gen && ent.Codec == e.codecID &&
-			(ent.SoftExpiry.IsZero() || now.UnixNano() < ent.SoftExpiry.UnixNano()):
+			e.aged(ent, now.UnixNano()) == statusHit:
 			var v V
 			if e.decode(ctx, it.key, ent.Payload, &v) == nil {
 				deliver(it, v, nil)
