@@ -303,7 +303,9 @@ func TestNearLostLogDropsEverything(t *testing.T) {
 		c.invalidate(t, c.keys[0]) // a new log, without the reader's position
 		reconnect()
 		c.expectNear(t, c.keys, false)
-		c.expectNear(t, c.keys, true) // and near again once read
+		// Near again once read (but k0, whose announcement may still reach
+		// the new subscription on a cluster, a harmless second drop).
+		c.expectNear(t, c.keys[1:], true)
 	})
 }
 
