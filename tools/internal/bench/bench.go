@@ -35,7 +35,8 @@ type params struct {
 	maxOps       int64         // per subject, workload and round
 	samples      int           // latency samples kept per run
 	hitKeys      int           // keys the hit-path workloads cycle through
-	zipfKeys     int           // key space of the 90/10 workload
+	zipfKeys     int           // key space of the Zipf workloads
+	zipfWarm     int           // reads of the Zipf reads workload before the clock starts
 	stampedeN    int           // goroutines of a stampede
 	stampedeRuns int           // stampedes per subject
 	stampedeLoad time.Duration // how long the stampede's loader takes
@@ -47,7 +48,7 @@ type params struct {
 func paramsFor(m Mode) (params, error) {
 	p := params{
 		rounds: 8, runTime: 750 * time.Millisecond, maxOps: 5_000_000, samples: 200_000,
-		hitKeys: 1000, zipfKeys: 100_000,
+		hitKeys: 1000, zipfKeys: 100_000, zipfWarm: 200_000,
 		stampedeN: 1000, stampedeRuns: 5, stampedeLoad: 50 * time.Millisecond,
 		sqlRows: 20_000, sqlWorkers: 4, httpWorkers: 16,
 	}
@@ -55,10 +56,10 @@ func paramsFor(m Mode) (params, error) {
 	case Full:
 	case Quick:
 		p.rounds, p.runTime, p.maxOps, p.samples = 2, 250*time.Millisecond, 1_000_000, 50_000
-		p.stampedeRuns, p.sqlRows = 1, 5_000
+		p.stampedeRuns, p.sqlRows, p.zipfWarm = 1, 5_000, 50_000
 	case tiny:
 		p.rounds, p.runTime, p.maxOps, p.samples = 1, 30*time.Millisecond, 20_000, 5_000
-		p.hitKeys, p.stampedeRuns, p.sqlRows = 20, 1, 500
+		p.hitKeys, p.stampedeRuns, p.sqlRows, p.zipfKeys, p.zipfWarm = 20, 1, 500, 1_000, 2_000
 		// Under the race detector 1,000 goroutines take longer to issue
 		// their reads than a 50ms load takes, and a reader whose miss comes
 		// back after the load finished loads again (see the report's
@@ -165,6 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"hit path, 1 goroutine", func(e *env) (*Table, error) { return hitPath(e, 1) }},
 		{"hit path, 64 goroutines", func(e *env) (*Table, error) { return hitPath(e, 64) }},
 		{"miss and fill", missFill},
+		{"zipf reads, 64 goroutines", zipfReads},
 		{"90/10 zipf", zipfMix},
 		{"stampede", stampede},
 		{"batch of 100", batch},

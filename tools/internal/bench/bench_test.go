@@ -25,7 +25,7 @@ func TestRunTiny(t *testing.T) {
 		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
 	}
 
-	wantTables := []string{"hit1", "hit64", "miss", "zipf", "stampede", "batch", "sql", "sqlcache", "paginate", "http", "ginresp"}
+	wantTables := []string{"hit1", "hit64", "miss", "zipf64", "zipf", "stampede", "batch", "sql", "sqlcache", "paginate", "http", "ginresp"}
 	if len(rep.Tables) != len(wantTables) {
 		t.Errorf("got %d tables, want %d", len(rep.Tables), len(wantTables))
 	}
@@ -84,8 +84,8 @@ func TestRunTiny(t *testing.T) {
 		t.Errorf("stampede, raw go-redis: %v loader calls; without stampede control it should run the loader for many callers", raw.LoaderCalls)
 	}
 
-	if len(rep.Targets) != 5 {
-		t.Errorf("got %d targets, want 5", len(rep.Targets))
+	if len(rep.Targets) != 7 {
+		t.Errorf("got %d targets, want 7", len(rep.Targets))
 	}
 	for _, tg := range rep.Targets {
 		if tg.Status == "" || tg.Figure == "" {

@@ -205,59 +205,80 @@ func targets(r *Report) []Target {
 	var out []Target
 	drivers := []struct{ rc, raw string }{{"redcache/goredis", "raw go-redis GET+decode"}, {"redcache/radix", "raw radix GET+decode"}}
 
-	// 1. Hit path, 64 goroutines, against go-redis/cache.
-	{
-		t := Target{Goal: "Hit path, 64 goroutines: redcache ≥ 1.2x go-redis/cache (Redis only) ops/s"}
-		hit := r.Table("hit64")
-		peer := hit.Row("go-redis/cache")
+	// 1 and 2. Hits over Redis, 64 goroutines, uniform and Zipf, against
+	// go-redis/cache.
+	for _, w := range []struct{ table, what string }{{"hit64", "uniform over 1,000 keys"}, {"zipf64", "Zipf s=1.1 over 100,000 keys"}} {
+		t := Target{Goal: fmt.Sprintf("Hits over Redis, 64 goroutines, %s: redcache ≥ 2x go-redis/cache (Redis only) ops/s, with both drivers", w.what)}
+		tab := r.Table(w.table)
+		peer := tab.Row("go-redis/cache")
 		t.Status = Met
 		var figs, whys []string
 		for _, d := range drivers {
-			rc := hit.Row(d.rc)
+			rc := tab.Row(d.rc)
 			if !usable(rc) || !usable(peer) {
 				t.Status = Unknown
 				continue
 			}
 			x := rc.OpsPerSec / peer.OpsPerSec
 			figs = append(figs, fmt.Sprintf("%s %s (%s vs %s ops/s)", short(d.rc), ratio(x), thousands(rc.OpsPerSec), thousands(peer.OpsPerSec)))
-			if x < 1.2 && t.Status == Met {
-				t.Status = NotMet
-			}
-			if x < 1.2 {
+			if x < 2 {
+				if t.Status == Met {
+					t.Status = NotMet
+				}
 				whys = append(whys, short(d.rc))
 			}
 		}
-		if plain := hit.Row("go-redis/cache, uncompressed"); usable(plain) {
+		if plain := tab.Row("go-redis/cache, uncompressed"); usable(plain) {
 			var like []string
 			for _, d := range drivers {
-				if rc := hit.Row(d.rc); usable(rc) {
+				if rc := tab.Row(d.rc); usable(rc) {
 					like = append(like, fmt.Sprintf("%s %s", short(d.rc), ratio(rc.OpsPerSec/plain.OpsPerSec)))
 				}
 			}
 			figs = append(figs, "against go-redis/cache storing the same uncompressed bytes: "+strings.Join(like, ", "))
 		}
+		if len(figs) == 0 {
+			figs = append(figs, "—")
+		}
 		t.Figure = strings.Join(figs, "; ")
 		if t.Status == NotMet {
 			t.Why = fmt.Sprintf("not met by %s.", strings.Join(whys, ", "))
-			if raw := hit.Row("raw go-redis GET+decode"); usable(raw) && usable(peer) {
-				t.Why += fmt.Sprintf(" A bare go-redis GET + decode reaches %s go-redis/cache here: over go-redis every library's hit is one round trip "+
-					"on a pooled connection, which the two cores (shared with Redis) bound, so no saving in the cache's own work can make 1.2x. "+
-					"radix's implicit pipelining (several callers' commands in one write) is what gets past it.",
-					ratio(raw.OpsPerSec/peer.OpsPerSec))
+			if raw := tab.Row("raw go-redis GET+decode"); usable(raw) && usable(peer) {
+				t.Why += fmt.Sprintf(" A bare go-redis GET + decode reaches %s go-redis/cache here.", ratio(raw.OpsPerSec/peer.OpsPerSec))
 			}
-			if near := hit.Row("redcache/goredis + near cache"); usable(near) && usable(peer) {
-				t.Why += fmt.Sprintf(" With core.WithNearCache, redcache/goredis serves these hits at %s go-redis/cache's rate, from process memory: "+
-					"a different class of read, not counted here.", ratio(near.OpsPerSec/peer.OpsPerSec))
+			t.Why += " Redis shares the machine's two cores with the clients: past the point where Redis's own CPU is the bound, pipelining (both drivers do) saves round trips, not Redis's work per GET."
+		}
+		out = append(out, t)
+	}
+
+	// 3. Near cache on the Zipf reads, against go-redis/cache's TinyLFU.
+	{
+		t := Target{Goal: "Near cache, Zipf reads (64 goroutines, 10,000 values in memory): redcache ≥ 2x go-redis/cache + TinyLFU ops/s"}
+		tab := r.Table("zipf64")
+		near, peer := tab.Row("redcache/goredis + near cache"), tab.Row("go-redis/cache + TinyLFU")
+		switch {
+		case !usable(near) || !usable(peer):
+			t.Status, t.Figure = Unknown, "—"
+		default:
+			x := near.OpsPerSec / peer.OpsPerSec
+			t.Figure = fmt.Sprintf("%s (%s vs %s ops/s)", ratio(x), thousands(near.OpsPerSec), thousands(peer.OpsPerSec))
+			for _, row := range []*Row{near, peer} {
+				for _, n := range row.Notes {
+					if strings.Contains(n, "of reads from process memory") {
+						t.Figure += "; " + short(row.Subject) + ": " + n
+					}
+				}
 			}
-			if plain := hit.Row("go-redis/cache, uncompressed"); usable(plain) && usable(peer) && plain.OpsPerSec < peer.OpsPerSec {
-				t.Why += fmt.Sprintf(" go-redis/cache also s2-compresses what it stores (half the bytes of this value, less work for Redis on the two cores it shares): "+
-					"storing the same bytes as redcache, it does %s of its compressed figure.", ratio(plain.OpsPerSec/peer.OpsPerSec))
+			t.Status = Met
+			if x < 2 {
+				t.Status = NotMet
+				t.Why = "the reads the process caches do not hold go to Redis for both, and Redis's round trips are the bound for the rest."
 			}
 		}
 		out = append(out, t)
 	}
 
-	// 2. Hit path, 1 goroutine, against raw GET + decode: judged on the
+	// 4. Hit path, 1 goroutine, against raw GET + decode: judged on the
 	// CPU a hit costs the process, which the wake-up latency of the round
 	// trip does not blur; wall time where CPU time was not measured.
 	{
@@ -294,10 +315,10 @@ func targets(r *Report) []Target {
 		out = append(out, t)
 	}
 
-	// 3. Near cache.
+	// 5. Near hit.
 	out = append(out, nearCacheTarget(r))
 
-	// 4. Stampede.
+	// 6. Stampede.
 	{
 		t := Target{Goal: "Stampede: exactly 1 loader call for 1,000 concurrent callers of a cold key"}
 		st := r.Table("stampede")
@@ -327,7 +348,7 @@ func targets(r *Report) []Target {
 		out = append(out, t)
 	}
 
-	// 5. Allocations per hit.
+	// 7. Allocations per hit.
 	{
 		t := Target{Goal: "A redcache hit allocates no more than a go-redis/cache hit"}
 		hit := r.Table("hit1")
@@ -361,27 +382,27 @@ func targets(r *Report) []Target {
 }
 
 func nearCacheTarget(r *Report) Target {
-	t := Target{Goal: "Near-cache hit ≥ 50x faster than a Redis hit (1 goroutine, redcache/goredis with and without core.WithNearCache)"}
+	t := Target{Goal: "A near hit (1 goroutine, redcache/goredis with core.WithNearCache) takes ≤ 270 ns at p50 and allocates ≤ 1 time"}
 	hit := r.Table("hit1")
 	near, redis := hit.Row("redcache/goredis + near cache"), hit.Row("redcache/goredis")
-	if near == nil {
-		t.Status, t.Figure = NotBuilt, "—"
-		t.Why = "core has no near cache yet."
-		return t
-	}
-	if !usable(near) || !usable(redis) {
+	if !usable(near) {
 		t.Status, t.Figure = Unknown, "—"
 		return t
 	}
-	x := near.OpsPerSec / redis.OpsPerSec
-	t.Figure = fmt.Sprintf("%s (%s vs %s hits/s; p50 %s vs %s)", ratio(x), thousands(near.OpsPerSec), thousands(redis.OpsPerSec), dur(near.P50), dur(redis.P50))
-	if local, plain := hit.Row("go-redis/cache + TinyLFU"), hit.Row("go-redis/cache"); usable(local) && usable(plain) {
-		t.Figure += fmt.Sprintf("; go-redis/cache's TinyLFU: %s its Redis hit", ratio(local.OpsPerSec/plain.OpsPerSec))
+	t.Figure = fmt.Sprintf("p50 %s, %.1f allocs per hit (%s hits/s", dur(near.P50), near.AllocsPerOp, thousands(near.OpsPerSec))
+	if usable(redis) {
+		t.Figure += fmt.Sprintf("; %s a Redis hit's rate", ratio(near.OpsPerSec/redis.OpsPerSec))
 	}
+	if local, plain := hit.Row("go-redis/cache + TinyLFU"), hit.Row("go-redis/cache"); usable(local) && usable(plain) {
+		t.Figure += fmt.Sprintf("; go-redis/cache's TinyLFU: p50 %s, %.1f allocs", dur(local.P50), local.AllocsPerOp)
+	}
+	t.Figure += ")"
 	t.Status = Met
-	if x < 50 {
+	// AllocsPerOp is the whole process's: the harness's own share rounds
+	// it up a little.
+	if near.P50 > 270*time.Nanosecond || near.AllocsPerOp > 1.05 {
 		t.Status = NotMet
-		t.Why = fmt.Sprintf("a near hit costs %s at p50 here, the key building, lookup and bookkeeping of a call, against a Redis hit of %s.", dur(near.P50), dur(redis.P50))
+		t.Why = fmt.Sprintf("p50 includes the harness's two clock reads around each call; a near hit is the key building, the lookup and its bookkeeping (p50 %s).", dur(near.P50))
 		for _, n := range near.Notes {
 			if strings.Contains(n, "near cache") && !strings.HasPrefix(n, "100.0%") {
 				t.Why = "not every hit came from the near cache (" + n + "); " + t.Why

@@ -96,12 +96,8 @@ func warmIDs(e *env, subs []*subjectRun[Product], n int) {
 		if rc, ok := s.c.(*rcCacher[Product]); ok && rc.near {
 			// The near cache serves once its subscription is up, and drops
 			// what it held when it comes up: read everything again then.
-			for !rc.stats().NearActive {
-				select {
-				case <-ctx.Done():
-					return fmt.Errorf("near cache subscription: %w", ctx.Err())
-				case <-time.After(5 * time.Millisecond):
-				}
+			if err := waitNear(ctx, rc); err != nil {
+				return err
 			}
 			for id := range n {
 				if _, err := s.c.Get(ctx, id); err != nil {
@@ -111,6 +107,18 @@ func warmIDs(e *env, subs []*subjectRun[Product], n int) {
 		}
 		return nil
 	})
+}
+
+// waitNear waits until rc's near cache serves: its subscription is up.
+func waitNear(ctx context.Context, rc *rcCacher[Product]) error {
+	for !rc.stats().NearActive {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("near cache subscription: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // settle waits until ids 0..n-1 are in Redis.
