@@ -188,8 +188,7 @@ func (e *engine[V]) invalidateMany(ctx context.Context, keys []string) error {
 	err = d.Pipeline(sctx, cmds...)
 	step.end(err)
 	var errs []error
-	pubs := cmds[:0]
-	ch := channelFor(e.cfg.prefix)
+	var msgs []string
 	for i, key := range keys {
 		cerr := err
 		if cerr == nil {
@@ -200,23 +199,11 @@ func (e *engine[V]) invalidateMany(ctx context.Context, keys []string) error {
 			continue
 		}
 		// As written does for one key, with the announcements in one
-		// pipeline.
+		// script (published, and logged for near caches that reconnect).
 		st.flights.forget(key)
 		e.dropKey(key)
-		pubs = append(pubs, conn.NewCmd("PUBLISH", ch, keyMessage(e.m.near.id, key)))
+		msgs = append(msgs, keyMessage(e.m.near.id, key))
 	}
-	if len(pubs) > 0 {
-		pctx, cancel := e.deadlines.bound(ctx, time.Now().UnixNano())
-		defer cancel()
-		perr := d.Pipeline(pctx, pubs...)
-		for _, c := range pubs {
-			if perr == nil {
-				perr = c.Err
-			}
-		}
-		if perr != nil {
-			e.m.report(ctx, &e.cfg, d, OpPublish, "", ch, perr)
-		}
-	}
+	e.m.announce(ctx, &e.cfg, d, msgs...)
 	return errors.Join(errs...)
 }
