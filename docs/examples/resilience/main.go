@@ -13,6 +13,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +67,21 @@ func newPrices(m *core.Manager, api *Upstream, w io.Writer) *core.Memo[string, i
 	)
 }
 
+// lockedWriter serializes writes: a load that outlives its caller's soft
+// timeout prints from its own goroutine while the program goes on.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 func run(ctx context.Context, w io.Writer, redisURL string) error {
+	w = &lockedWriter{w: w}
 	d, err := goredis.Open(ctx, redisURL)
 	if err != nil {
 		return err
