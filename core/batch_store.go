@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/redcache/redcache/conn"
@@ -39,14 +38,7 @@ func (bc *batchCall[K, V]) pipeline(ctx, wctx context.Context, b0 *breaker, ws [
 	stored := make([]bool, len(ws))
 	ops := make([]op, len(ws))
 	cmds := make([]*conn.Cmd, len(ws))
-	gens := []string{strconv.FormatUint(bc.st.gen.Load(), 10)}
-	genKeys := []string{e.genKey}
-	if bc.tags != nil {
-		for _, t := range bc.tags.refs {
-			genKeys = append(genKeys, t.key)
-			gens = append(gens, strconv.FormatUint(t.gens.of(bc.d).gen.Load(), 10))
-		}
-	}
+	genKeys, gens := e.appendGenerationChecks(nil, nil, bc.d, bc.st, bc.tags)
 	setNX := func(key string, data []byte, ms int64) op {
 		if ms > 0 {
 			return op{keys: []string{key}, args: []any{data, "PX", ms, "NX"}}
@@ -55,10 +47,7 @@ func (bc *batchCall[K, V]) pipeline(ctx, wctx context.Context, b0 *breaker, ws [
 	}
 	for i, w := range ws {
 		data := w.ent.Append(make([]byte, 0, w.ent.Size()))
-		ms := w.ttl.Milliseconds()
-		if w.ttl > 0 && ms == 0 {
-			ms = 1
-		}
+		ms := pxMillis(w.ttl)
 		switch {
 		case w.it.p.seen != nil:
 			sum := sha1.Sum(w.it.p.seen)
@@ -66,11 +55,7 @@ func (bc *batchCall[K, V]) pipeline(ctx, wctx context.Context, b0 *breaker, ws [
 		case bc.st.crossSlot.Load():
 			ops[i] = setNX(w.it.key, data, ms)
 		default:
-			o := op{script: fenceNewScript, keys: append([]string{w.it.key}, genKeys...), args: []any{data, ms}}
-			for _, g := range gens {
-				o.args = append(o.args, g)
-			}
-			ops[i] = o
+			ops[i] = op{script: fenceNewScript, keys: append([]string{w.it.key}, genKeys...), args: append([]any{data, ms}, gens...)}
 		}
 	}
 	build := func(o op) *conn.Cmd {

@@ -220,24 +220,40 @@ func (e *engine[V]) saveNew(ctx context.Context, p *pending, key string, data []
 	}
 	keys := make([]string, 0, n)
 	args := make([]any, 0, n+1)
-	ms := ttl.Milliseconds()
-	if ttl > 0 && ms == 0 {
-		ms = 1
-	}
-	keys = append(keys, key, e.genKey)
-	args = append(args, data, ms, strconv.FormatUint(p.st.gen.Load(), 10))
-	if p.tags != nil {
-		for _, t := range p.tags.refs {
-			keys = append(keys, t.key)
-			args = append(args, strconv.FormatUint(t.gens.of(p.d).gen.Load(), 10))
-		}
-	}
+	keys = append(keys, key)
+	args = append(args, data, pxMillis(ttl))
+	keys, args = e.appendGenerationChecks(keys, args, p.d, p.st, p.tags)
 	r, err := p.d.Eval(ctx, fenceNewScript, keys, args...)
 	if err != nil && conn.IsReplyError(err, "CROSSSLOT") {
 		p.st.crossSlot.Store(true)
 		return e.saveIf(ctx, p.d, key, data, ttl, nil)
 	}
 	return r == int64(1), err
+}
+
+// appendGenerationChecks appends the generation keys of a value (the
+// function's, then its tags') to keys, and what this process knows of
+// each to args: the checks fenceNewScript makes.
+func (e *engine[V]) appendGenerationChecks(keys []string, args []any, d conn.Driver, st *genState, tags *tagSet) ([]string, []any) {
+	keys = append(keys, e.genKey)
+	args = append(args, strconv.FormatUint(st.gen.Load(), 10))
+	if tags != nil {
+		for _, t := range tags.refs {
+			keys = append(keys, t.key)
+			args = append(args, strconv.FormatUint(t.gens.of(d).gen.Load(), 10))
+		}
+	}
+	return keys, args
+}
+
+// pxMillis is ttl as the milliseconds of a SET's PX: at least 1 for any
+// positive ttl, 0 for none.
+func pxMillis(ttl time.Duration) int64 {
+	ms := ttl.Milliseconds()
+	if ttl > 0 && ms == 0 {
+		ms = 1
+	}
+	return ms
 }
 
 // unsaveScript deletes KEYS[1] while it holds ARGV[1].
@@ -275,12 +291,8 @@ func (e *engine[V]) saveIf(ctx context.Context, d conn.Driver, key string, data 
 		if prev == nil {
 			return d.SetNX(ctx, key, data, ttl)
 		}
-		ms := ttl.Milliseconds()
-		if ttl > 0 && ms == 0 {
-			ms = 1
-		}
 		sum := sha1.Sum(prev)
-		r, err := d.Eval(ctx, fenceScript, []string{key}, data, ms, hex.EncodeToString(sum[:]))
+		r, err := d.Eval(ctx, fenceScript, []string{key}, data, pxMillis(ttl), hex.EncodeToString(sum[:]))
 		return r == int64(1), err
 	case FencedStore:
 		return s.SaveIf(ctx, d, key, data, ttl, prev)

@@ -35,12 +35,7 @@ func TestLateCallNeverJoinsAnOlderLoad(t *testing.T) {
 			}
 		}},
 		{"read failed", func(t *testing.T, ctx context.Context, d conn.Driver, h *hookDriver, prefix, key string) {
-			h.setBefore(func(_ context.Context, op, k string) error {
-				if op == "get" && k == key {
-					return errors.New("test: connection reset")
-				}
-				return nil
-			})
+			failGets(h, key, nil)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,14 +58,7 @@ func TestLateCallNeverJoinsAnOlderLoad(t *testing.T) {
 					}
 					return v, nil
 				}
-				opts := []core.ManagerOption{core.WithTimeout(testTimeout), core.WithPrefix(prefix),
-					core.WithGenerationRefresh(time.Hour), core.WithBreaker(0, 0)}
-				mB := core.New(append(opts, core.WithDriver(h))...)
-				t.Cleanup(func() { mB.Close() })
-				b := core.Memoize(mB, "late", load)
-				mA := core.New(append(opts, core.WithDriver(d))...)
-				t.Cleanup(func() { mA.Close() })
-				a := core.Memoize(mA, "late", load)
+				a, b := twoProcesses(t, d, h, prefix, load)
 				key, _ := b.Key("k")
 
 				// Process B knows the generation, then misses k: its load
@@ -79,12 +67,7 @@ func TestLateCallNeverJoinsAnOlderLoad(t *testing.T) {
 					t.Fatal(err)
 				}
 				if c.name == "read failed" {
-					h.setBefore(func(_ context.Context, op, k string) error {
-						if op == "get" && k == key {
-							return errors.New("test: connection reset")
-						}
-						return nil
-					})
+					failGets(h, key, nil)
 				}
 				first := make(chan int64, 1)
 				go func() {
@@ -162,13 +145,7 @@ func TestLateCallsShareOneQueuedLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		var reads atomic.Int32 // the failed lookups
-		h.setBefore(func(_ context.Context, op, k string) error {
-			if op == "get" && k == key {
-				reads.Add(1)
-				return errors.New("test: connection reset")
-			}
-			return nil
-		})
+		failGets(h, key, &reads)
 		first := make(chan int64, 1)
 		go func() {
 			cctx, cancel := context.WithCancel(ctx)
@@ -243,14 +220,7 @@ func TestRestartBeforeStoreKeepsLoadOut(t *testing.T) {
 			}
 			return v, nil
 		}
-		opts := []core.ManagerOption{core.WithTimeout(testTimeout), core.WithPrefix(prefix),
-			core.WithGenerationRefresh(time.Hour), core.WithBreaker(0, 0)}
-		mB := core.New(append(opts, core.WithDriver(h))...)
-		t.Cleanup(func() { mB.Close() })
-		b := core.Memoize(mB, "late", load)
-		mA := core.New(append(opts, core.WithDriver(d))...)
-		t.Cleanup(func() { mA.Close() })
-		a := core.Memoize(mA, "late", load)
+		a, b := twoProcesses(t, d, h, prefix, load)
 		key, _ := b.Key("k")
 		genKey := prefix + ":late:~gen"
 
@@ -292,5 +262,32 @@ func TestRestartBeforeStoreKeepsLoadOut(t *testing.T) {
 		if v, err := b.Get(ctx, "k"); err != nil || v != 2 {
 			t.Fatalf("after the restart, a call got %d, %v; want 2 (the load from before the write stored its value)", v, err)
 		}
+	})
+}
+
+// twoProcesses memoizes load as "late" in two Managers on one Redis, the
+// two processes of these tests: a writes through d, b through h. Neither
+// re-reads a generation it knows, nor opens a breaker.
+func twoProcesses(t *testing.T, d conn.Driver, h *hookDriver, prefix string, load func(context.Context, string) (int64, error)) (a, b *core.Memo[string, int64]) {
+	t.Helper()
+	opts := []core.ManagerOption{core.WithTimeout(testTimeout), core.WithPrefix(prefix),
+		core.WithGenerationRefresh(time.Hour), core.WithBreaker(0, 0)}
+	mA := core.New(append(opts, core.WithDriver(d))...)
+	mB := core.New(append(opts, core.WithDriver(h))...)
+	t.Cleanup(func() { mA.Close(); mB.Close() })
+	return core.Memoize(mA, "late", load), core.Memoize(mB, "late", load)
+}
+
+// failGets makes every GET of key through h fail as a broken connection
+// would, counting them in n when it is not nil.
+func failGets(h *hookDriver, key string, n *atomic.Int32) {
+	h.setBefore(func(_ context.Context, op, k string) error {
+		if op == "get" && k == key {
+			if n != nil {
+				n.Add(1)
+			}
+			return errors.New("test: connection reset")
+		}
+		return nil
 	})
 }
