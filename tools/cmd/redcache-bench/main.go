@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -32,7 +33,7 @@ import (
 	"github.com/redcache/redcache/tools/internal/cli"
 )
 
-const usage = `redcache-bench [--quick] [--out FILE] [--svg FILE] [--url URL]
+const usage = `redcache-bench [--quick] [--only IDS] [--out FILE] [--svg FILE] [--url URL]
 
 Runs the comparison harness: the same workloads (hits from 1 and 64
 goroutines, miss and fill, a 90/10 Zipf mix, a stampede on a cold key, a
@@ -100,6 +101,7 @@ func bench1(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	var redisURL string
 	fs.StringVar(&redisURL, "url", "", "the Redis to use, `URL` or HOST:PORT on loopback (default: $REDIS_URL, or a redis-server started for the run)")
 	fs.StringVar(&redisURL, "redis", "", "the same as --url (an older name)")
+	only := fs.String("only", "", "run only these workloads, comma-separated `IDS` ("+strings.Join(bench.WorkloadIDs(), ", ")+")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, usage)
@@ -113,7 +115,16 @@ func bench1(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
 
-	cfg := bench.Config{Mode: bench.Full, Command: command(*quick, *out, *svg)}
+	cfg := bench.Config{Mode: bench.Full, Command: command(*quick, *out, *svg, *only)}
+	if *only != "" {
+		for _, id := range strings.Split(*only, ",") {
+			id = strings.TrimSpace(id)
+			if !slices.Contains(bench.WorkloadIDs(), id) {
+				return usageErrorf("--only: no workload %q (there are %s)", id, strings.Join(bench.WorkloadIDs(), ", "))
+			}
+			cfg.Only = append(cfg.Only, id)
+		}
+	}
 	if *quick {
 		cfg.Mode = bench.Quick
 	}
@@ -199,10 +210,13 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 }
 
 // command is the command line that reproduces a run, for the report.
-func command(quick bool, out, svg string) string {
+func command(quick bool, out, svg, only string) string {
 	parts := []string{"go run ./tools/cmd/redcache-bench"}
 	if quick {
 		parts = append(parts, "--quick")
+	}
+	if only != "" {
+		parts = append(parts, "--only", only)
 	}
 	if out != "" {
 		parts = append(parts, "--out", out)

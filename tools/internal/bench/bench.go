@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +92,42 @@ type Config struct {
 	// Command is the command line that reproduces the run, for the
 	// report.
 	Command string
+	// Only, when set, runs just the workloads with these table ids
+	// ("hit1", "hit64", "zipf64", ...; see [WorkloadIDs]): for iterating on
+	// one figure. The report then holds those tables only, and the
+	// targets that can be judged from them.
+	Only []string
+}
+
+// WorkloadIDs returns the table id of every workload, in the order a run
+// measures them.
+func WorkloadIDs() []string {
+	ids := make([]string, len(workloadSteps))
+	for i, s := range workloadSteps {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+// workloadStep is one workload of a run.
+type workloadStep struct {
+	id, name string
+	fn       func(*env) (*Table, error)
+}
+
+var workloadSteps = []workloadStep{
+	{"hit1", "hit path, 1 goroutine", func(e *env) (*Table, error) { return hitPath(e, 1) }},
+	{"hit64", "hit path, 64 goroutines", func(e *env) (*Table, error) { return hitPath(e, 64) }},
+	{"miss", "miss and fill", missFill},
+	{"zipf64", "zipf reads, 64 goroutines", zipfReads},
+	{"zipf", "90/10 zipf", zipfMix},
+	{"stampede", "stampede", stampede},
+	{"batch", "batch of 100", batch},
+	{"sql", "SQL query", sqlQuery},
+	{"sqlcache", "sqlcache queries", sqlcacheQueries},
+	{"paginate", "page fetch at depth", pageFetch},
+	{"http", "HTTP route", httpRoute},
+	{"ginresp", "gin response cache", ginResponses},
 }
 
 // env is what every workload shares.
@@ -129,6 +166,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	steps := workloadSteps
+	if len(cfg.Only) > 0 {
+		steps = nil
+		for _, id := range cfg.Only {
+			i := slices.IndexFunc(workloadSteps, func(s workloadStep) bool { return s.id == id })
+			if i < 0 {
+				return nil, fmt.Errorf("bench: no workload %q (there are %s)", id, strings.Join(WorkloadIDs(), ", "))
+			}
+			steps = append(steps, workloadSteps[i])
+		}
+	}
 	began := time.Now()
 	rep := &Report{Date: began.UTC(), Mode: cfg.Mode, Command: cfg.Command, Machine: machine()}
 
@@ -158,24 +206,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.ValueSizes = valueSizes()
 	defer e.cleanup(e.prefix + ":")
 
-	type step struct {
-		name string
-		fn   func(*env) (*Table, error)
-	}
-	steps := []step{
-		{"hit path, 1 goroutine", func(e *env) (*Table, error) { return hitPath(e, 1) }},
-		{"hit path, 64 goroutines", func(e *env) (*Table, error) { return hitPath(e, 64) }},
-		{"miss and fill", missFill},
-		{"zipf reads, 64 goroutines", zipfReads},
-		{"90/10 zipf", zipfMix},
-		{"stampede", stampede},
-		{"batch of 100", batch},
-		{"SQL query", sqlQuery},
-		{"sqlcache queries", sqlcacheQueries},
-		{"page fetch at depth", pageFetch},
-		{"HTTP route", httpRoute},
-		{"gin response cache", ginResponses},
-	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -184,6 +214,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		t, err := s.fn(e)
 		if err != nil {
 			return rep, fmt.Errorf("bench: %s: %w", s.name, err)
+		}
+		if t.ID != s.id {
+			return rep, fmt.Errorf("bench: %s made table %q, not %q", s.name, t.ID, s.id)
 		}
 		rep.Tables = append(rep.Tables, t)
 	}
