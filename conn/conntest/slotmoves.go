@@ -62,7 +62,9 @@ const (
 // EnvRequire, without redis-server.
 func RunSlotMoves(t *testing.T, open func(t *testing.T, addrs []string) conn.Driver) {
 	t.Helper()
+	began := time.Now()
 	c := startSlotCluster(t, slotMoveNodes)
+	settled := time.Since(began)
 	d := open(t, c.addrs())
 	if d == nil {
 		t.Fatal("conntest: open returned nil")
@@ -105,8 +107,9 @@ func RunSlotMoves(t *testing.T, open func(t *testing.T, addrs []string) conn.Dri
 		failed = true
 	}
 	movedReplies, askReplies := c.redirects(t)
-	t.Logf("%d rounds (Set, Get, MGet, Set, Del) by %d workers while slot %d moved %d times (%d keys migrated); the servers answered MOVED %d times and ASK %d times",
-		l.rounds.Load(), slotMoveWorkers, slot, 2*slotMoveTrips, moved, movedReplies, askReplies)
+	t.Logf("%d rounds (Set, Get, MGet, Set, Del) by %d workers, the slowest in %v, while slot %d moved %d times (%d keys migrated); the servers answered MOVED %d times and ASK %d times; the cluster took %v to settle",
+		l.rounds.Load(), slotMoveWorkers, time.Duration(l.slowest.Load()).Round(time.Millisecond), slot, 2*slotMoveTrips, moved,
+		movedReplies, askReplies, settled.Round(time.Millisecond))
 	if failed {
 		return
 	}
@@ -125,6 +128,7 @@ type slotLoad struct {
 	wg       sync.WaitGroup
 	stop     atomic.Bool
 	rounds   atomic.Int64
+	slowest  atomic.Int64 // the longest round, in nanoseconds
 	problems chan string
 	last     [slotMoveWorkers]string // each worker's last acknowledged Set of its key
 }
@@ -165,8 +169,15 @@ func (l *slotLoad) worker(w int) error {
 	key, fixed, temp := l.key(w), l.fixed(w), l.temp(w)
 	for i := 0; !l.stop.Load(); i++ {
 		want := strconv.Itoa(w) + "/" + strconv.Itoa(i)
+		start := time.Now()
 		if err := l.round(w, key, fixed, temp, want); err != nil {
 			return fmt.Errorf("round %d: %w", i, err)
+		}
+		for took := int64(time.Since(start)); ; {
+			old := l.slowest.Load()
+			if took <= old || l.slowest.CompareAndSwap(old, took) {
+				break
+			}
 		}
 		l.last[w] = want
 		l.rounds.Add(1)
@@ -280,8 +291,11 @@ func startSlotCluster(t *testing.T, n int) *slotCluster {
 		c.do(t, i, "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(lo), strconv.Itoa(hi))
 		c.do(t, i, "CLUSTER", "SET-CONFIG-EPOCH", strconv.Itoa(i+1))
 	}
+	// Every node meets every other: no handshake waits for gossip.
 	for i := 1; i < n; i++ {
-		c.do(t, i, "CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(c.nodes[0].Port()), strconv.Itoa(c.buses[0]))
+		for j := range i {
+			c.do(t, i, "CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(c.nodes[j].Port()), strconv.Itoa(c.buses[j]))
+		}
 	}
 	c.waitAgreed(t, 20*time.Second)
 	return c
