@@ -172,7 +172,7 @@ func (bc *batchCall[K, V]) get(ctx context.Context, out map[K]V, items []*batchI
 			rest = rest[:0:0]
 			gen := knownGeneration(d, bc.st, bc.tags)
 			for _, it := range items {
-				if v, ok := e.near.get(it.key, gen, now.UnixNano()); ok {
+				if v, ok := e.near.get(it.key, gen, nearNow()); ok {
 					count(&e.m.stats.hits, &e.stats.hits)
 					count(&e.m.stats.near, &e.stats.near)
 					it.v, it.has, it.answered, it.nearHit = v, true, true, true

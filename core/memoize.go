@@ -61,11 +61,18 @@ func memoizeEngine[V any](m *Manager, name string, opts []Option) *engine[V] {
 // fn's error, ctx.Err() when ctx ends while waiting, a [*PanicError] when
 // fn panicked, a [*CachedError] from negative caching, or ErrUnsupportedKey.
 func (c *Memo[A, V]) Get(ctx context.Context, a A, opts ...CallOption) (V, error) {
-	key, err := c.Key(a)
+	var buf [keyBuf]byte
+	kb, err := c.appendKey(buf[:0], a)
 	if err != nil {
 		var zero V
 		return zero, err
 	}
+	if len(opts) == 0 {
+		if v, ok := c.e.nearHit(ctx, kb); ok {
+			return v, nil
+		}
+	}
+	key := string(kb)
 	v, p, err := c.e.read(ctx, key, opts)
 	if !p.load && !p.stale {
 		return v, err
@@ -128,15 +135,30 @@ func (c *Memo[A, V]) InvalidateAll(ctx context.Context) error { return c.e.inval
 
 // Key returns the Redis key under which the value for a is cached.
 func (c *Memo[A, V]) Key(a A) (string, error) {
-	var buf [128]byte
-	b := append(buf[:0], c.e.base...)
+	var buf [keyBuf]byte
+	b, err := c.appendKey(buf[:0], a)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// appendKey appends the key of a to dst. It takes a by value: a Get's
+// argument, captured by its loader's closure, stays on the stack.
+func (c *Memo[A, V]) appendKey(dst []byte, a A) ([]byte, error) {
+	b := append(dst, c.e.base...)
 	start := len(b)
 	b, err := appendArg(b, &c.enc, &a)
 	if err != nil {
-		return "", fmt.Errorf("redcache: key for %s: %w", c.e.name, err)
+		return nil, fmt.Errorf("redcache: key for %s: %w", c.e.name, err)
 	}
-	return string(hashTail(b, start, c.e.cfg.maxKeyLen)), nil
+	return hashTail(b, start, c.e.cfg.maxKeyLen), nil
 }
+
+// keyBuf is the size of the buffer on the stack in which a call builds
+// its key: a key that fits is made a string only when the near cache
+// does not serve the call.
+const keyBuf = 256
 
 // Name returns the name the function was memoized under.
 func (c *Memo[A, V]) Name() string { return c.e.name }
@@ -146,17 +168,24 @@ type Memo0[V any] struct {
 	e   *engine[V]
 	fn  func(context.Context) (V, error)
 	key string
+	kb  []byte // key, for the near cache's lookup
 }
 
 // Memoize0 caches the result of a function without arguments under the
 // key "<prefix>:<name>"; see [Memoize] for the rules.
 func Memoize0[V any](m *Manager, name string, fn func(context.Context) (V, error), opts ...Option) *Memo0[V] {
 	e := memoizeEngine[V](m, name, opts)
-	return &Memo0[V]{e: e, fn: fn, key: string(e.base[:len(e.base)-1])}
+	key := string(e.base[:len(e.base)-1])
+	return &Memo0[V]{e: e, fn: fn, key: key, kb: []byte(key)}
 }
 
 // Get returns fn(ctx), from the cache when it holds it; see [Memo.Get].
 func (c *Memo0[V]) Get(ctx context.Context, opts ...CallOption) (V, error) {
+	if len(opts) == 0 {
+		if v, ok := c.e.nearHit(ctx, c.kb); ok {
+			return v, nil
+		}
+	}
 	v, p, err := c.e.read(ctx, c.key, opts)
 	if !p.load && !p.stale {
 		return v, err
@@ -216,11 +245,18 @@ func Memoize2[A, B, V any](m *Manager, name string, fn func(context.Context, A, 
 // Get returns fn(ctx, a, b), from the cache when it holds it; see
 // [Memo.Get].
 func (c *Memo2[A, B, V]) Get(ctx context.Context, a A, b B, opts ...CallOption) (V, error) {
-	key, err := c.Key(a, b)
+	var buf [keyBuf]byte
+	kb, err := c.appendKey(buf[:0], a, b)
 	if err != nil {
 		var zero V
 		return zero, err
 	}
+	if len(opts) == 0 {
+		if v, ok := c.e.nearHit(ctx, kb); ok {
+			return v, nil
+		}
+	}
+	key := string(kb)
 	v, p, err := c.e.read(ctx, key, opts)
 	if !p.load && !p.stale {
 		return v, err
@@ -274,17 +310,26 @@ func (c *Memo2[A, B, V]) InvalidateAll(ctx context.Context) error { return c.e.i
 
 // Key returns the Redis key under which the value for (a, b) is cached.
 func (c *Memo2[A, B, V]) Key(a A, b B) (string, error) {
-	var buf [128]byte
-	k := append(buf[:0], c.e.base...)
+	var buf [keyBuf]byte
+	k, err := c.appendKey(buf[:0], a, b)
+	if err != nil {
+		return "", err
+	}
+	return string(k), nil
+}
+
+// appendKey appends the key of (a, b) to dst; see [Memo.appendKey].
+func (c *Memo2[A, B, V]) appendKey(dst []byte, a A, b B) ([]byte, error) {
+	k := append(dst, c.e.base...)
 	start := len(k)
 	k, err := appendArg(k, &c.encA, &a)
 	if err == nil {
 		k, err = appendArg(append(k, ','), &c.encB, &b)
 	}
 	if err != nil {
-		return "", fmt.Errorf("redcache: key for %s: %w", c.e.name, err)
+		return nil, fmt.Errorf("redcache: key for %s: %w", c.e.name, err)
 	}
-	return string(hashTail(k, start, c.e.cfg.maxKeyLen)), nil
+	return hashTail(k, start, c.e.cfg.maxKeyLen), nil
 }
 
 // Name returns the name the function was memoized under.

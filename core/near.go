@@ -93,11 +93,36 @@ func (n *nearCache[V]) hash(key string) uint64 { return maphash.String(n.seed, k
 
 func (n *nearCache[V]) shard(h uint64) *nearShard[V] { return &n.shards[h&n.mask] }
 
-// get returns the value under key when it is there, unexpired and of
-// generation gen.
+// nearBase is the origin of the near cache's clock (see nearNow): the
+// wall time when the process started, with its monotonic reading.
+var (
+	nearBase     = time.Now()
+	nearBaseUnix = nearBase.UnixNano()
+)
+
+// nearNow is the near cache's clock, in unix nanoseconds: the wall time
+// when the process started, moved on by the monotonic clock since. A
+// near hit reads it once; it costs one clock read where time.Now costs
+// two (wall and monotonic). A copy's expiry is set on this clock when it
+// is put (see putSized), so that a step of the wall clock neither keeps
+// a copy past its entry's expiry nor ends it early.
+func nearNow() int64 { return nearBaseUnix + int64(time.Since(nearBase)) }
+
+// get returns the value under key when it is there, unexpired at now (a
+// reading of nearNow) and of generation gen.
 func (n *nearCache[V]) get(key string, gen uint64, now int64) (V, bool) {
 	s := n.shard(n.hash(key))
-	e := s.lookup(key)
+	return n.found(s, s.lookup(key), gen, now)
+}
+
+// getBytes is get for a key that was built in a buffer: it makes no
+// string of it.
+func (n *nearCache[V]) getBytes(key []byte, gen uint64, now int64) (V, bool) {
+	s := n.shard(maphash.Bytes(n.seed, key)) // as maphash.String of the same key
+	return n.found(s, s.lookupBytes(key), gen, now)
+}
+
+func (n *nearCache[V]) found(s *nearShard[V], e *nearNode[V], gen uint64, now int64) (V, bool) {
 	if e == nil || e.gen != gen || now >= e.expires {
 		var zero V
 		return zero, false
@@ -128,18 +153,22 @@ func (n *nearCache[V]) put(key string, v V, gen uint64, epoch uint64, now, expir
 
 // putSized keeps v (size bytes encoded) under key, unless an
 // invalidation of key arrived since epoch was read, or the admission
-// policy prefers what it holds. expires (the entry's soft expiry or
-// expiry) may cut the near ttl short.
+// policy prefers what it holds. now is the wall time (unix nanoseconds)
+// when the value was read, from which the near ttl counts; expires (the
+// entry's soft expiry or expiry, on the wall clock) may cut it short.
+// Both are turned into a time on the near cache's clock (nearNow) by
+// what is left of them now.
 func (n *nearCache[V]) putSized(key string, v V, size int, gen uint64, epoch uint64, now, expires int64) {
 	h := n.hash(key)
 	if n.epochOf(h) != epoch {
 		return
 	}
-	exp := now + n.ttl
-	if expires > 0 && expires < exp {
-		exp = expires
+	clock, wall := nearNow(), time.Now().UnixNano()
+	exp := clock + n.ttl - max(wall-now, 0)
+	if expires > 0 {
+		exp = min(exp, clock+expires-wall)
 	}
-	if exp <= now {
+	if exp <= clock {
 		return
 	}
 	s := n.shard(h)

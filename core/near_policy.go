@@ -156,10 +156,19 @@ func (s *nearShard[V]) init(entries int, maxBytes int64, seed uint64) {
 	s.rnd = seed | 1
 }
 
-// lookup returns the node under key, recording the read for the policy.
+// lookup returns the node under key.
 func (s *nearShard[V]) lookup(key string) *nearNode[V] {
 	s.mu.RLock()
 	n := s.m[key]
+	s.mu.RUnlock()
+	return n
+}
+
+// lookupBytes is lookup for a key in a buffer: the conversion in the
+// index expression makes no string.
+func (s *nearShard[V]) lookupBytes(key []byte) *nearNode[V] {
+	s.mu.RLock()
+	n := s.m[string(key)]
 	s.mu.RUnlock()
 	return n
 }

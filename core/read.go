@@ -77,11 +77,10 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 		p.load, p.outcome = true, OutcomeBypass
 		return v, p, nil
 	}
-	p.obs = time.Now()
-	now := p.obs.UnixNano()
-	p.cc.since = now
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil {
+		p.obs = time.Now()
+		p.cc.since = p.obs.UnixNano()
 		count(&e.m.stats.bypassed, &e.stats.bypassed)
 		e.m.report(ctx, &e.cfg, nil, OpResolve, e.name, "", err)
 		p.load, p.outcome = true, OutcomeBypass
@@ -90,15 +89,19 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 	p.d, p.st, p.tags = d, e.gens.of(d), e.tagsFor(&p.cc)
 	if e.near != nil {
 		if !p.cc.refresh && e.m.near.serves(d) {
-			if v, ok := e.near.get(key, knownGeneration(d, p.st, p.tags), now); ok {
-				count(&e.m.stats.hits, &e.stats.hits)
-				count(&e.m.stats.near, &e.stats.near)
+			if v, ok := e.near.get(key, knownGeneration(d, p.st, p.tags), nearNow()); ok {
+				e.countNearHit()
 				p.outcome = OutcomeNearHit
 				return v, p, nil
 			}
 		}
 		e.m.startNear(d, e.cfg.prefix)
 	}
+	// The wall clock is read once the near cache missed: a near hit
+	// reads only its own clock (nearNow).
+	p.obs = time.Now()
+	now := p.obs.UnixNano()
+	p.cc.since = now
 	p.b = e.m.breakerForKey(&e.cfg, d, key)
 	if !p.b.allow(now) {
 		count(&e.m.stats.bypassed, &e.stats.bypassed)
@@ -146,6 +149,32 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 	count(&e.m.stats.misses, &e.stats.misses)
 	p.load, p.store = true, true
 	return v, p, nil
+}
+
+// nearHit is read's near cache lookup for a call without options, on
+// the fast path of a Get: key is built in the caller's buffer and made a
+// string only when this misses. ok is false when the call must go on
+// with read, which decides everything again (an observed function, a
+// skipped or closed cache, an ended context, no driver, a near cache
+// that does not serve the driver, a miss).
+func (e *engine[V]) nearHit(ctx context.Context, key []byte) (v V, ok bool) {
+	if e.near == nil || e.cfg.hooks.observer != nil || e.cfg.skipCache || e.m.isClosed() || ctx.Err() != nil {
+		return v, false
+	}
+	d, err := conn.Resolve(ctx, e.cfg.driver)
+	if err != nil || !e.m.near.serves(d) {
+		return v, false
+	}
+	if v, ok = e.near.getBytes(key, knownGeneration(d, e.gens.of(d), e.tags), nearNow()); ok {
+		e.countNearHit()
+	}
+	return v, ok
+}
+
+// countNearHit counts a hit served by the near cache.
+func (e *engine[V]) countNearHit() {
+	count(&e.m.stats.hits, &e.stats.hits)
+	count(&e.m.stats.near, &e.stats.near)
 }
 
 // finish is the second half of a memoized call, when read left work.
