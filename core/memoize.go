@@ -68,7 +68,8 @@ func (c *Memo[A, V]) Get(ctx context.Context, a A, opts ...CallOption) (V, error
 		return zero, err
 	}
 	if len(opts) == 0 {
-		if v, ok := c.e.nearHit(ctx, kb); ok {
+		var v V
+		if c.e.nearHit(ctx, kb, &v) {
 			return v, nil
 		}
 	}
@@ -182,7 +183,8 @@ func Memoize0[V any](m *Manager, name string, fn func(context.Context) (V, error
 // Get returns fn(ctx), from the cache when it holds it; see [Memo.Get].
 func (c *Memo0[V]) Get(ctx context.Context, opts ...CallOption) (V, error) {
 	if len(opts) == 0 {
-		if v, ok := c.e.nearHit(ctx, c.kb); ok {
+		var v V
+		if c.e.nearHit(ctx, c.kb, &v) {
 			return v, nil
 		}
 	}
@@ -252,7 +254,8 @@ func (c *Memo2[A, B, V]) Get(ctx context.Context, a A, b B, opts ...CallOption) 
 		return zero, err
 	}
 	if len(opts) == 0 {
-		if v, ok := c.e.nearHit(ctx, kb); ok {
+		var v V
+		if c.e.nearHit(ctx, kb, &v) {
 			return v, nil
 		}
 	}

@@ -116,19 +116,31 @@ func (n *nearCache[V]) get(key string, gen uint64, now int64) (V, bool) {
 }
 
 // getBytes is get for a key that was built in a buffer: it makes no
-// string of it.
-func (n *nearCache[V]) getBytes(key []byte, gen uint64, now int64) (V, bool) {
+// string of it, and stores the value in *v when it reports true.
+func (n *nearCache[V]) getBytes(key []byte, gen uint64, now int64, v *V) bool {
 	s := n.shard(maphash.Bytes(n.seed, key)) // as maphash.String of the same key
-	return n.found(s, s.lookupBytes(key), gen, now)
+	e := s.lookupBytes(key)
+	if !usable(e, gen, now) {
+		return false
+	}
+	s.record(e)
+	*v = e.v
+	return true
 }
 
 func (n *nearCache[V]) found(s *nearShard[V], e *nearNode[V], gen uint64, now int64) (V, bool) {
-	if e == nil || e.gen != gen || now >= e.expires {
+	if !usable(e, gen, now) {
 		var zero V
 		return zero, false
 	}
 	s.record(e)
 	return e.v, true
+}
+
+// usable reports whether e may be served to a call that knows
+// generation gen, at now.
+func usable[V any](e *nearNode[V], gen uint64, now int64) bool {
+	return e != nil && e.gen == gen && now < e.expires
 }
 
 func (n *nearCache[V]) keyEpoch(h uint64) *atomic.Uint32 {

@@ -153,22 +153,25 @@ func (e *engine[V]) readCache(ctx context.Context, key string, opts []CallOption
 
 // nearHit is read's near cache lookup for a call without options, on
 // the fast path of a Get: key is built in the caller's buffer and made a
-// string only when this misses. ok is false when the call must go on
-// with read, which decides everything again (an observed function, a
-// skipped or closed cache, an ended context, no driver, a near cache
-// that does not serve the driver, a miss).
-func (e *engine[V]) nearHit(ctx context.Context, key []byte) (v V, ok bool) {
+// string only when this misses. It reports whether it stored the value
+// in *v; when it did not, the call goes on with read, which decides
+// everything again (an observed function, a skipped or closed cache, an
+// ended context, no driver, a near cache that does not serve the
+// driver, a miss). The value is written through v rather than returned,
+// as it is copied once instead of at every return.
+func (e *engine[V]) nearHit(ctx context.Context, key []byte, v *V) bool {
 	if e.near == nil || e.cfg.hooks.observer != nil || e.cfg.skipCache || e.m.isClosed() || ctx.Err() != nil {
-		return v, false
+		return false
 	}
 	d, err := conn.Resolve(ctx, e.cfg.driver)
 	if err != nil || !e.m.near.serves(d) {
-		return v, false
+		return false
 	}
-	if v, ok = e.near.getBytes(key, knownGeneration(d, e.gens.of(d), e.tags), nearNow()); ok {
-		e.countNearHit()
+	if !e.near.getBytes(key, knownGeneration(d, e.gens.of(d), e.tags), nearNow(), v) {
+		return false
 	}
-	return v, ok
+	e.countNearHit()
+	return true
 }
 
 // countNearHit counts a hit served by the near cache.
