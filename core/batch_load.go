@@ -173,8 +173,7 @@ func (bc *batchCall[K, V]) get(ctx context.Context, out map[K]V, items []*batchI
 			gen := knownGeneration(d, bc.st, bc.tags)
 			for _, it := range items {
 				if v, ok := e.near.get(it.key, gen, nearNow()); ok {
-					count(&e.m.stats.hits, &e.stats.hits)
-					count(&e.m.stats.near, &e.stats.near)
+					count(&e.m.stats.near, &e.stats.near) // a hit: see counters
 					it.v, it.has, it.answered, it.nearHit = v, true, true, true
 					continue
 				}

@@ -29,7 +29,7 @@ func (e *engine[V]) statsSnapshot() Stats {
 // snapshot reads the counters one by one, without a lock.
 func (s *counters) snapshot() Stats {
 	return Stats{
-		Hits:           s.hits.Load(),
+		Hits:           s.hits.Load() + s.near.Load(),
 		NearHits:       s.near.Load(),
 		StaleHits:      s.stale.Load(),
 		NegativeHits:   s.negative.Load(),
