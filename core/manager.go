@@ -444,9 +444,10 @@ type counters struct {
 // flight.
 func (m *Manager) Stats() Stats {
 	s := &m.stats
+	near := s.near.Load() // once: NearHits is part of Hits
 	return Stats{
-		Hits:           s.hits.Load() + s.near.Load(),
-		NearHits:       s.near.Load(),
+		Hits:           s.hits.Load() + near,
+		NearHits:       near,
 		StaleHits:      s.stale.Load(),
 		NegativeHits:   s.negative.Load(),
 		Misses:         s.misses.Load(),

@@ -28,9 +28,10 @@ func (e *engine[V]) statsSnapshot() Stats {
 
 // snapshot reads the counters one by one, without a lock.
 func (s *counters) snapshot() Stats {
+	near := s.near.Load() // once: NearHits is part of Hits
 	return Stats{
-		Hits:           s.hits.Load() + s.near.Load(),
-		NearHits:       s.near.Load(),
+		Hits:           s.hits.Load() + near,
+		NearHits:       near,
 		StaleHits:      s.stale.Load(),
 		NegativeHits:   s.negative.Load(),
 		Misses:         s.misses.Load(),
