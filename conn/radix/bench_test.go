@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,5 +146,63 @@ func BenchmarkSet(b *testing.B) {
 		set := func() error { return tg.set(ctx, k, val) }
 		b.Run(tg.name+"/serial", func(b *testing.B) { measure(b, false, len(val), set) })
 		b.Run(tg.name+"/parallel", func(b *testing.B) { measure(b, true, len(val), set) })
+	}
+}
+
+// BenchmarkAutoPipeline measures hits (a GET of a 1 KiB value) with a
+// fixed number of goroutines, auto-pipelining on and off, side by side on
+// one server. Each goroutine calls with a context that can be cancelled,
+// as core's calls are. "hits/s" is the throughput, ns/op the wall time per
+// hit across all goroutines, and "cpu-ns/op" the process's CPU time (user
+// and system, Redis not included) per hit. LANES=n (an environment
+// variable) also runs the driver with n lanes per pool.
+func BenchmarkAutoPipeline(b *testing.B) {
+	addr := conntest.RedisAddr(b)
+	val := bytes.Repeat([]byte("v"), 1024)
+	type variant struct {
+		name  string
+		lanes int // 0: the default
+		on    bool
+	}
+	variants := []variant{{"on", 0, true}, {"off", 0, false}}
+	if n, err := strconv.Atoi(os.Getenv("LANES")); err == nil && n > 0 {
+		variants = append(variants, variant{"on-lanes" + strconv.Itoa(n), n, true})
+	}
+	for _, g := range []int{1, 16, 64} {
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("goroutines=%d/%s", g, v.name), func(b *testing.B) {
+				if v.lanes > 0 {
+					defer radix.SetLanesPerNode(v.lanes)()
+				}
+				d := openT(b, "redis://"+addr, radix.WithAutoPipeline(v.on))
+				k := key(b, d, "autopipeline")
+				if err := d.Set(context.Background(), k, val, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				var left atomic.Int64
+				left.Store(int64(b.N))
+				var wg sync.WaitGroup
+				cpu0 := processCPU()
+				b.ResetTimer()
+				for range g {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						ctx, cancel := context.WithCancel(context.Background())
+						defer cancel()
+						for left.Add(-1) >= 0 {
+							if v, err := d.Get(ctx, k); err != nil || len(v) != len(val) {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hits/s")
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+			})
+		}
 	}
 }

@@ -142,9 +142,13 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Driver, error) {
 	if sp.poolSize > 0 {
 		size = sp.poolSize
 	}
+	lanes := lanesPerNode
+	if cfg.noAuto {
+		lanes = 0
+	}
 	pc := rdx.PoolConfig{
 		CustomPool: func(ctx context.Context, network, addr string) (rdx.Client, error) {
-			return newPool(ctx, network, addr, dialer, size)
+			return newPool(ctx, network, addr, dialer, size, lanes)
 		},
 	}
 

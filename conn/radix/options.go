@@ -18,6 +18,7 @@ type config struct {
 	dialer     rdx.Dialer
 	tls        *tls.Config
 	flushEvery time.Duration
+	noAuto     bool // auto-pipelining off
 	// subscription health: a PING after subInterval of silence, answered
 	// within subTimeout; 0 means the default, and subInterval < 0 turns
 	// the check off.
@@ -112,6 +113,16 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // which still shares connections between concurrent calls.
 func WithWriteFlushInterval(d time.Duration) Option {
 	return func(c *config) { c.flushEvery = d }
+}
+
+// WithAutoPipeline turns auto-pipelining on (the default) or off for the
+// pools of [Open]: with it on, the commands of concurrent callers that
+// find the connection busy are sent together as one batch (see the
+// package documentation). Off, every call goes through radix's Conn on
+// its own, which still shares connections (implicit pipelining). [New]
+// ignores it: the client given to it has its pool already.
+func WithAutoPipeline(on bool) Option {
+	return func(c *config) { c.noAuto = !on }
 }
 
 // WithSubscriptionCheck sets how a subscription finds out that its

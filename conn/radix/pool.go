@@ -64,6 +64,8 @@ type pool struct {
 	wg      sync.WaitGroup
 
 	excl chan struct{} // bounds the connections of blocking commands
+
+	lane *lane // auto-pipelining; nil when off
 }
 
 // pooled is a shared connection in a slot.
@@ -71,6 +73,29 @@ type pooled struct {
 	c    rdx.Conn
 	nc   *countingConn // c's network connection; nil with a CustomConn dialer
 	dead atomic.Bool   // closed as stalled (see watchLeft)
+
+	inflight  atomic.Int32 // calls and batches on c awaiting their replies
+	owedSince atomic.Int64 // UnixNano when inflight last rose from 0
+}
+
+// begin and end bracket a call or batch on pc, for [pool.watchReplies].
+func (pc *pooled) begin() {
+	if pc.inflight.Add(1) == 1 {
+		pc.owedSince.Store(time.Now().UnixNano())
+	}
+}
+
+func (pc *pooled) end() { pc.inflight.Add(-1) }
+
+// owedTooLong reports whether pc has had a reply owed, and heard nothing
+// from the server, for d or more at now. Without the network connection
+// (a CustomConn dialer) it cannot tell, and says no.
+func (pc *pooled) owedTooLong(d time.Duration, now int64) bool {
+	if pc.nc == nil || pc.inflight.Load() == 0 {
+		return false
+	}
+	since := max(pc.owedSince.Load(), pc.nc.lastRead.Load())
+	return now-since >= int64(d) && pc.nc.pending() == 0 && pc.inflight.Load() > 0
 }
 
 // heardWithin reports whether the server talked on pc within d: bytes
@@ -113,6 +138,19 @@ const (
 	connStall = time.Second
 	// stallCheck is how often a connection is looked at meanwhile.
 	stallCheck = 100 * time.Millisecond
+
+	// replyTimeout is how long the server may stay silent on a shared
+	// connection while a reply is owed on it, callers still waiting or
+	// not, before the connection is taken for dead and closed (see
+	// watchReplies): a connection left half open (a partition, a peer or
+	// NAT that lost it) is thus noticed by the calls on it, rather than
+	// holding each to its own deadline. The calls on it then fail with
+	// [ErrStalled], or go again on another connection when they may run
+	// twice. Like go-redis's default ReadTimeout, it bounds a command the
+	// server takes longer to answer, with every other client waiting too.
+	replyTimeout = 3 * time.Second
+	// replyCheck is how often watchReplies looks.
+	replyCheck = 250 * time.Millisecond
 )
 
 // errPoolClosed is returned by calls on a closed pool.
@@ -120,7 +158,7 @@ var errPoolClosed = fmt.Errorf("radix pool: %w", conn.ErrClosed)
 
 // newPool dials the first connection before it returns, to report a server
 // that cannot be reached, and the others in the background.
-func newPool(ctx context.Context, network, addr string, d rdx.Dialer, size int) (*pool, error) {
+func newPool(ctx context.Context, network, addr string, d rdx.Dialer, size, lanes int) (*pool, error) {
 	if size <= 0 {
 		size = defaultPoolSize
 	}
@@ -139,11 +177,36 @@ func newPool(ctx context.Context, network, addr string, d rdx.Dialer, size int) 
 		excl:    make(chan struct{}, size),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if lanes > 0 {
+		p.lane = &lane{p: p, limit: lanes}
+	}
 	p.slots[0].Store(first)
 	for i := 1; i < size; i++ {
 		p.background(func() { p.redial(i) })
 	}
+	p.background(p.watchReplies)
 	return p, nil
+}
+
+// watchReplies closes, until the pool closes, the shared connections on
+// which the server has been silent for [replyTimeout] with a reply owed.
+// Its slot is redialled.
+func (p *pool) watchReplies() {
+	t := time.NewTicker(replyCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			return
+		}
+		now := time.Now().UnixNano()
+		for i := range p.slots {
+			if pc := p.slots[i].Load(); pc != nil && !pc.dead.Load() && pc.owedTooLong(replyTimeout, now) {
+				p.abandon(i, pc)
+			}
+		}
+	}
 }
 
 // background runs fn in a goroutine that Close waits for, unless the pool
@@ -175,6 +238,16 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 	if !a.Properties().CanShareConn {
 		return p.doExclusive(ctx, a)
 	}
+	if p.lane != nil {
+		if ra, ok := batchable(a); ok {
+			return p.lane.do(ctx, ra)
+		}
+	}
+	return p.doShared(ctx, a)
+}
+
+// doShared performs a on a shared connection.
+func (p *pool) doShared(ctx context.Context, a rdx.Action) error {
 	for {
 		i, pc, wait, err := p.pick()
 		if err != nil {
@@ -197,7 +270,7 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 				if idempotent(a) {
 					continue
 				}
-				return fmt.Errorf("%w: %s: silent for %v with a reply owed (%w)", ErrStalled, p.addr, connStall, err)
+				return fmt.Errorf("%w: %s: silent with a reply owed (%w)", ErrStalled, p.addr, err)
 			}
 			p.setAside(i, pc, ctxErr != nil && errors.Is(err, ctxErr))
 			return err
@@ -224,16 +297,24 @@ func (p *pool) Do(ctx context.Context, a rdx.Action) error {
 // server then stays silent for connStall with such a reply still owed is
 // taken for stalled and closed (see watchLeft).
 func (p *pool) perform(ctx context.Context, i int, pc *pooled, a rdx.Action) (err error, left bool) {
-	if ctx.Done() == nil {
-		return a.Perform(ctx, pc.c), false
+	if ctx.Done() == nil || !ownAction(a) {
+		// radix's own actions (a cluster's topology query) read their
+		// reply into the caller's memory: they cannot be left to a
+		// goroutine, and wait for it, on a connection whose silence
+		// watchReplies bounds.
+		pc.begin()
+		defer pc.end()
+		return a.Perform(context.WithoutCancel(ctx), pc.c), false
 	}
 	if err := ctx.Err(); err != nil {
 		return err, true
 	}
 	detach(a)
 	c := &call{done: make(chan struct{})}
+	pc.begin()
 	go func() {
 		c.err = a.Perform(context.WithoutCancel(ctx), pc.c)
+		pc.end()
 		close(c.done)
 	}()
 	select {
@@ -248,6 +329,16 @@ func (p *pool) perform(ctx context.Context, i int, pc *pooled, a rdx.Action) (er
 	}
 	p.watchLeft(i, pc, c)
 	return ctx.Err(), true
+}
+
+// ownAction reports whether a is one of the driver's actions, which own
+// what they write and read (see detach).
+func ownAction(a rdx.Action) bool {
+	switch a.(type) {
+	case *action, *pipe:
+		return true
+	}
+	return false
 }
 
 // call is a command run by perform.
