@@ -18,9 +18,9 @@ var (
 
 	// ErrStalled reports a call that failed because the server stalled
 	// (CLIENT PAUSE, DEBUG SLEEP, a stopped process, a network partition):
-	// the server stayed silent for a second on its connection while it
-	// owed the reply of a call whose context had ended, and the connection
-	// was closed. A command that may run twice (GET, MGET, SET without NX,
+	// the server stayed silent on its connection for a second while it
+	// owed the reply of a call whose context had ended, or for 3 s while
+	// it owed any reply, and the connection was closed. A command that may run twice (GET, MGET, SET without NX,
 	// PEXPIRE) is sent again on another connection instead; a call whose
 	// own context ended reports its context's error instead.
 	ErrStalled = errors.New(prefix + "server stalled, connection closed")

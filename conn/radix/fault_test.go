@@ -89,9 +89,21 @@ func TestRecoveryAfterRestart(t *testing.T) {
 
 // TestPipelineFaults runs the pipelining fault cases every driver shares:
 // a stall and a kill under 64 callers while their commands share
-// connections (radix pipelines them implicitly).
+// batches (auto-pipelining, the default) or connections (radix's implicit
+// pipelining, with auto-pipelining off).
 func TestPipelineFaults(t *testing.T) {
-	conntest.RunPipelineFaults(t, func(t *testing.T, addr string) conn.Driver {
-		return openT(t, "redis://"+addr)
-	})
+	for _, on := range []bool{true, false} {
+		t.Run(onOff(on), func(t *testing.T) {
+			conntest.RunPipelineFaults(t, func(t *testing.T, addr string) conn.Driver {
+				return openT(t, "redis://"+addr, radix.WithAutoPipeline(on))
+			})
+		})
+	}
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
