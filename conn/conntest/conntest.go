@@ -43,13 +43,17 @@
 // of a stopped server), with [RunFirstCallAfterRestart] for a driver that
 // keeps no memory of an outage.
 //
-// Two more hold a driver that sends the commands of concurrent callers
+// Three more hold a driver that sends the commands of concurrent callers
 // together (auto-pipelining, implicit pipelining) to the same promises:
 // [RunInterleaved] (48 callers, every reply to its own caller, callers
-// that give up within 2 ms break no one else's command) and
+// that give up within 2 ms break no one else's command),
 // [RunPipelineFaults] (a stall and a kill under 64 callers, mid-batch:
 // each call ends at its deadline, a kill fails the calls at once with a
-// connection error, no reply ever reaches the wrong caller).
+// connection error, no reply ever reaches the wrong caller) and
+// [RunSlotMoves] (a 3-primary cluster of its own whose hash slot migrates
+// between primaries and back, twice, under 32 callers: every command
+// returns its own reply within 10 s through ASK and MOVED, and no key is
+// lost).
 package conntest
 
 import (

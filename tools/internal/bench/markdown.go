@@ -78,7 +78,7 @@ func (r *Report) Markdown(svgRef string) []byte {
 	p("\n")
 	p("- go-redis/cache + TinyLFU: a local cache of 10,000 entries with a 1-minute ttl, in front of the same Redis.\n")
 	p("- Every go-redis v9 client (redcache's goredis driver, raw go-redis, go-redis/cache, gocache) has the same options: RESP2, context deadlines honoured, the default pool of 10 connections per core. ")
-	p("Both radix clients (redcache's radix driver and raw radix) use radix's default pool of 4 connections with implicit pipelining. Each subject has its own client.\n")
+	p("Both radix clients use 4 connections with radix's implicit pipelining: raw radix radix's default pool, redcache's radix driver the pool of `radix.Open`, which also batches the commands of concurrent callers (auto-pipelining, as redcache's goredis driver does). Each subject has its own client.\n")
 	p("- redcache runs with its defaults but the codec and a 10-minute ttl: a 100ms timeout per Redis call, the circuit breaker, stats, the generation check and the entry header with its CRC-32C. ")
 	p("A row where redcache reported Redis errors or calls that skipped Redis says so in its notes: such calls were served by the loader and would flatter it.\n")
 	p("- Allocations are the whole process's `runtime.MemStats.Mallocs` delta over the run divided by the operations: the library, its Redis client, the harness's timing (none) and, for HTTP, the server and the client.\n")
