@@ -474,22 +474,26 @@ func appendMap(dst []byte, v reflect.Value, depth int) ([]byte, error) {
 func appendString(dst []byte, tag byte, s string) []byte {
 	dst = strconv.AppendInt(append(dst, tag), int64(len(s)), 10)
 	dst = append(dst, ':')
-	for {
-		i := strings.IndexAny(s, "{}\\")
-		if i < 0 {
-			return append(dst, s...)
-		}
-		dst = append(dst, s[:i]...)
+	// One pass over the bytes: strings.IndexAny sets up a table (or
+	// loops over its characters) at every call, which a key's few bytes
+	// do not repay.
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc byte
 		switch s[i] {
 		case '{':
-			dst = append(dst, '\\', '(')
+			esc = '('
 		case '}':
-			dst = append(dst, '\\', ')')
+			esc = ')'
+		case '\\':
+			esc = '\\'
 		default:
-			dst = append(dst, '\\', '\\')
+			continue
 		}
-		s = s[i+1:]
+		dst = append(append(dst, s[start:i]...), '\\', esc)
+		start = i + 1
 	}
+	return append(dst, s[start:]...)
 }
 
 func appendBool(dst []byte, b bool) []byte {
