@@ -59,7 +59,7 @@ func TestTagSoak(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), soakDuration(t))
 		defer cancel()
 		var wg sync.WaitGroup
-		var reads, writes, wrong atomic.Int64
+		var reads, writes, wrong, retries atomic.Int64
 		for g := 0; g < 16; g++ {
 			i := g % 2
 			wg.Add(1)
@@ -96,10 +96,21 @@ func TestTagSoak(t *testing.T) {
 					}
 					writeMu[k].Lock()
 					n := source[k].Add(1)
-					err := managers[w].InvalidateTag(context.Background(), tag)
+					// A bump that timed out may or may not have landed:
+					// bump again (a second bump is harmless) until one is
+					// acknowledged. On a machine starved of CPU the
+					// in-memory driver, whose lock every reader takes, can
+					// hold a bump past the Manager's 1 s timeout.
+					var err error
+					for try := 0; try < 5; try++ {
+						if err = managers[w].InvalidateTag(context.Background(), tag); err == nil {
+							break
+						}
+						retries.Add(1)
+					}
 					writeMu[k].Unlock()
 					if err != nil {
-						t.Errorf("InvalidateTag(%s): %v", tag, err)
+						t.Errorf("InvalidateTag(%s), 5 times: %v", tag, err)
 						return
 					}
 					raise(&done[w][k], n)
@@ -109,7 +120,7 @@ func TestTagSoak(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		t.Logf("%d reads, %d tag invalidations, %d wrong", reads.Load(), writes.Load(), wrong.Load())
+		t.Logf("%d reads, %d tag invalidations (%d timed out and were sent again), %d wrong", reads.Load(), writes.Load(), retries.Load(), wrong.Load())
 		if reads.Load() == 0 || writes.Load() == 0 {
 			t.Fatal("the soak did nothing")
 		}
