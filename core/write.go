@@ -211,19 +211,20 @@ return 1
 // A generation key that holds something else than a number reads as 0,
 // as in readGeneration; a missing one refuses the write.
 var fenceNewScript = conn.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for i = 2, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if not cur then return 0 end
   if cur ~= ARGV[i + 1] and not (ARGV[i + 1] == '0' and not string.match(cur, '^%d+$')) then return 0 end
 end
 local ttl = tonumber(ARGV[2])
+local ok
 if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl, 'NX')
 else
-  redis.call('SET', KEYS[1], ARGV[1])
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')
 end
-return 1
+if ok then return 1 end
+return 0
 `)
 
 // saveNew writes data under key, for a load whose lookup saw nothing

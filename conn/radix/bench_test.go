@@ -202,6 +202,10 @@ func BenchmarkAutoPipeline(b *testing.B) {
 				wg.Wait()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hits/s")
 				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				if batches, carried := radix.LaneStats(d); batches > 0 {
+					b.ReportMetric(float64(carried)/float64(batches), "cmds/batch")
+					b.ReportMetric(float64(carried)/float64(b.N), "batched/op")
+				}
 			})
 		}
 	}

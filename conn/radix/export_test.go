@@ -8,3 +8,12 @@ func SetLanesPerNode(n int) (restore func()) {
 	lanesPerNode = n
 	return func() { lanesPerNode = old }
 }
+
+// LaneStats returns how many batches d's pool (a single server's) sent,
+// and the commands they carried; 0, 0 without auto-pipelining.
+func LaneStats(d *Driver) (batches, carried int64) {
+	if p, ok := d.client.(*pool); ok && p.lane != nil {
+		return p.lane.batches.Load(), p.lane.carried.Load()
+	}
+	return 0, 0
+}
