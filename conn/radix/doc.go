@@ -173,6 +173,12 @@
 // goroutines over this driver went from 1.57x go-redis/cache's rate to
 // 3.27x, and Zipf reads from 1.20x to 2.04x.
 //
+// The connections of [Open] read and write through 32 KiB buffers
+// (radix's default is 4 KiB), unless [WithDialer] gives a Dialer with
+// NewRespOpts of its own: a batch of twenty 1 KiB replies is read in one
+// system call instead of five, which raised 64-goroutine GETs by about
+// 10% here.
+//
 // # Logging
 //
 // radix v4 has no logger, and this package never logs.
