@@ -127,8 +127,14 @@ func TestCluster(t *testing.T) {
 					}
 				}
 			}
-			if calls != 20 {
-				t.Fatalf("%d loads, want 20 (the second round from Redis)", calls)
+			// A Redis call that failed (a timeout under -race on a
+			// loaded machine) makes its key load again, or not store:
+			// the test allows one extra load per failed call, never a
+			// silent one.
+			st := square.Stats()
+			if calls < 20 || uint64(calls-20) > st.RedisErrors {
+				t.Fatalf("%d loads, want 20 (the second round from Redis); %d Redis calls failed, %d stores fenced",
+					calls, st.RedisErrors, st.FencedStores)
 			}
 			if err := square.InvalidateAll(ctx); err != nil {
 				t.Fatal(err)

@@ -24,7 +24,6 @@ OpenTelemetry:
   span redcache.redis generation
   span redcache.redis load, child of redcache.get obs.traced
   span redcache.load obs.traced, child of redcache.get obs.traced
-  span redcache.redis generation, child of redcache.get obs.traced
   span redcache.redis save, child of redcache.get obs.traced
   span redcache.get obs.traced (miss)
   span redcache.redis load, child of redcache.get obs.traced
