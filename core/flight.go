@@ -264,6 +264,13 @@ func (e *engine[V]) verifyGeneration(ctx context.Context, p *pending) bool {
 // goes on for the callers still waiting, and is cancelled when none is
 // left.
 func (e *engine[V]) fill(ctx context.Context, key string, p pending, load func(context.Context) (V, error)) (V, error) {
+	if err := ctx.Err(); err != nil {
+		// The caller gave up during the lookup (its read failed for it):
+		// no load starts for nobody, and the call returns its context's
+		// error, not whichever of the two the select below picks.
+		var zero V
+		return zero, err
+	}
 	if p.st.solo {
 		// Drivers that cannot be told apart share no flight.
 		c := newFlightCall(1, false)
