@@ -38,8 +38,7 @@ func (bc *batchCall[K, V]) pipeline(ctx, wctx context.Context, b0 *breaker, ws [
 	stored := make([]bool, len(ws))
 	ops := make([]op, len(ws))
 	cmds := make([]*conn.Cmd, len(ws))
-	checks := e.generationChecks(bc.d, bc.st, bc.tags)
-	genKeys, gens := checks.keys, checks.args
+	genKeys, gens := e.appendGenerationChecks(nil, nil, bc.d, bc.st, bc.tags)
 	setNX := func(key string, data []byte, ms int64) op {
 		if ms > 0 {
 			return op{keys: []string{key}, args: []any{data, "PX", ms, "NX"}}

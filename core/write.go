@@ -123,20 +123,7 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format
 	now := time.Now().UnixNano()
 	wctx, cancel := e.deadlines.bound(context.WithoutCancel(ctx), now)
 	defer cancel()
-	// A load that saw nothing stores through fenceNewScript, which checks
-	// each generation key against a value given to it. When what this
-	// process knows of them is the generation the load began under, that
-	// check is the generation read below, made in the same step as the
-	// write: the read is skipped, a round trip less per miss. A refused
-	// write reads the generations then, to learn where they moved.
-	var checks *generationChecks
-	if e.saveNewApplies(p) {
-		if c := e.generationChecks(p.d, p.st, p.tags); c.gen == ent.Generation {
-			checks = &c
-		}
-	}
-	unread := checks != nil // the generations were not read for this store
-	if e.fenced() && !unread {
+	if e.fenced() {
 		gctx, step := e.redisStart(wctx, OpGeneration, e.genKey)
 		gen, err := e.readGenerations(ctx, gctx, p.d, p.b, p.st, p.tags, now)
 		step.end(err)
@@ -153,23 +140,12 @@ func (e *engine[V]) save(ctx context.Context, p *pending, key string, ent format
 	var ok bool
 	var err error
 	if e.fenced() && p.seen == nil && !p.st.crossSlot.Load() {
-		if checks == nil {
-			c := e.generationChecks(p.d, p.st, p.tags)
-			checks = &c
-		}
-		ok, err = e.saveNew(sctx, p, key, data, ttl, *checks)
+		ok, err = e.saveNew(sctx, p, key, data, ttl)
 	} else {
 		ok, err = e.saveIf(sctx, p.d, key, data, ttl, p.seen)
 	}
 	step.end(err)
 	e.m.redisResult(ctx, &e.cfg, p.d, p.b, OpSave, e.name, key, err)
-	if err == nil && !ok && unread {
-		// Refused: the key holds a value already, or a generation moved
-		// (an invalidation, a restart) since this process last read it.
-		gctx, step := e.redisStart(wctx, OpGeneration, e.genKey)
-		_, gerr := e.readGenerations(ctx, gctx, p.d, p.b, p.st, p.tags, time.Now().UnixNano())
-		step.end(gerr)
-	}
 	if err == nil && ok && p.seen == nil && p.st.crossSlot.Load() && e.fenced() {
 		ok = e.recheck(ctx, wctx, p, key, data, ent.Generation)
 	}
@@ -229,21 +205,25 @@ return 0
 
 // saveNew writes data under key, for a load whose lookup saw nothing
 // there, only while the key holds nothing and the generation keys hold
-// the values in checks (what this process knows of them, which save made
-// sure is the generation the load began under). Checked apart, a Redis that restarts
+// what the store's check just read. Checked apart, a Redis that restarts
 // between the check and the SET NX (an empty key, the tombstone of a
 // write gone with the restart) would take a value loaded before that
 // write; in one script the generation keys, gone too, refuse it. Where
 // Redis refuses a script over keys of several slots (a cluster), it
 // falls back to the SET NX and remembers to.
-func (e *engine[V]) saveNew(ctx context.Context, p *pending, key string, data []byte, ttl time.Duration, checks generationChecks) (bool, error) {
+func (e *engine[V]) saveNew(ctx context.Context, p *pending, key string, data []byte, ttl time.Duration) (bool, error) {
 	if _, ok := e.cfg.store.(RedisStore); !ok {
 		return e.saveIf(ctx, p.d, key, data, ttl, nil)
 	}
-	keys := make([]string, 0, 1+len(checks.keys))
-	args := make([]any, 0, 2+len(checks.args))
-	keys = append(append(keys, key), checks.keys...)
-	args = append(append(args, data, pxMillis(ttl)), checks.args...)
+	n := 2
+	if p.tags != nil {
+		n += len(p.tags.refs)
+	}
+	keys := make([]string, 0, n)
+	args := make([]any, 0, n+1)
+	keys = append(keys, key)
+	args = append(args, data, pxMillis(ttl))
+	keys, args = e.appendGenerationChecks(keys, args, p.d, p.st, p.tags)
 	r, err := p.d.Eval(ctx, fenceNewScript, keys, args...)
 	if err != nil && conn.IsReplyError(err, "CROSSSLOT") {
 		p.st.crossSlot.Store(true)
@@ -252,44 +232,19 @@ func (e *engine[V]) saveNew(ctx context.Context, p *pending, key string, data []
 	return r == int64(1), err
 }
 
-// saveNewApplies reports whether a store for p goes through saveNew's
-// script: a load that saw nothing, with the default RedisStore, where
-// Redis takes a script over the key and its generation keys.
-func (e *engine[V]) saveNewApplies(p *pending) bool {
-	_, ok := e.cfg.store.(RedisStore)
-	return ok && p.seen == nil && !p.st.crossSlot.Load()
-}
-
-// generationChecks are the checks fenceNewScript makes: the generation
-// keys of a value (the function's, then its tags'), what this process
-// knows of each, and the generation those values make together (as
-// knownGeneration computes it), all from one reading of each.
-type generationChecks struct {
-	keys []string
-	args []any
-	gen  uint64
-}
-
-func (e *engine[V]) generationChecks(d conn.Driver, st *genState, tags *tagSet) generationChecks {
-	n := 1
+// appendGenerationChecks appends the generation keys of a value (the
+// function's, then its tags') to keys, and what this process knows of
+// each to args: the checks fenceNewScript makes.
+func (e *engine[V]) appendGenerationChecks(keys []string, args []any, d conn.Driver, st *genState, tags *tagSet) ([]string, []any) {
+	keys = append(keys, e.genKey)
+	args = append(args, strconv.FormatUint(st.gen.Load(), 10))
 	if tags != nil {
-		n += len(tags.refs)
-	}
-	c := generationChecks{keys: make([]string, 0, n), args: make([]any, 0, n)}
-	g := st.gen.Load()
-	c.keys = append(c.keys, e.genKey)
-	c.args = append(c.args, strconv.FormatUint(g, 10))
-	c.gen = g
-	if tags != nil {
-		c.gen = mixGeneration(tags.salt, g)
 		for _, t := range tags.refs {
-			tg := t.gens.of(d).gen.Load()
-			c.keys = append(c.keys, t.key)
-			c.args = append(c.args, strconv.FormatUint(tg, 10))
-			c.gen = mixGeneration(c.gen, tg)
+			keys = append(keys, t.key)
+			args = append(args, strconv.FormatUint(t.gens.of(d).gen.Load(), 10))
 		}
 	}
-	return c
+	return keys, args
 }
 
 // pxMillis is ttl as the milliseconds of a SET's PX: at least 1 for any

@@ -8,14 +8,12 @@ import (
 	"github.com/redcache/redcache/conn"
 )
 
-// TestStoreLearnsMovedGeneration: a load that saw nothing stores with
-// one script that checks the generation against what the process knows,
-// without reading it first. When another process invalidated everything
-// during the load (and this process, refreshing its generation once an
-// hour, does not know it), the script refuses the stale value, and the
-// refusal makes the process read the generation: its next load stores
-// and is then a hit, rather than every later load of the process being
-// refused until the refresh.
+// TestStoreLearnsMovedGeneration: when another process invalidated
+// everything during a load (and this process, refreshing its generation
+// once an hour, does not know it), the store's generation check refuses
+// the stale value and teaches the process the new generation: its next
+// load stores and is then a hit, rather than every later load of the
+// process being refused until the refresh.
 func TestStoreLearnsMovedGeneration(t *testing.T) {
 	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)

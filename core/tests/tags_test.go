@@ -240,10 +240,9 @@ func TestTagInvalidateFencesLoadInFlight(t *testing.T) {
 	}
 }
 
-// A store checks the tag generations against Redis, not against what
-// the process knows: a tag invalidated by another process during a load
-// fences it even though this process never heard of the invalidation,
-// and the refusal teaches the process the new generation.
+// The check before a store reads the tag generations again: a tag
+// invalidated by another process during a load fences it even though
+// this process never heard of the invalidation.
 func TestTagStoreCheckReadsRedis(t *testing.T) {
 	eachRaceTarget(t, func(t *testing.T, d conn.Driver) {
 		ctx := testCtx(t)
@@ -277,11 +276,9 @@ func TestTagStoreCheckReadsRedis(t *testing.T) {
 		if _, err := get.Get(ctx, "warm"); err != nil {
 			t.Fatal(err)
 		}
-		// On a single server the store's script checks them against what
-		// the process knows, in the step that writes: no read before. On
-		// a cluster the store reads them before its write and again right
-		// after it (see TestRestartBeforeStoreKeepsLoadOut).
-		want := int32(0)
+		// On a cluster the store checks them again right after its write
+		// (see TestRestartBeforeStoreKeepsLoadOut).
+		want := int32(1)
 		if strings.Contains(t.Name(), "cluster") {
 			want = 2
 		}
@@ -405,11 +402,9 @@ func TestTagGenerationUnreadableFailsOpen(t *testing.T) {
 		if v, err := get.Get(ctx, 1, core.Tags("down")); err != nil || v != 4 {
 			t.Fatalf("next Get = %d, %v; want the stored 4", v, err)
 		}
-		// The store's generation check failing stores nothing either: the
-		// script that makes it in the step that writes (a single server),
-		// or the read before the write (a cluster).
+		// The check before a store failing stores nothing either.
 		h.setBefore(func(_ context.Context, op, key string) error {
-			if (op == "pipeline" && isTagKey(key)) || op == "eval" {
+			if op == "pipeline" && isTagKey(key) {
 				return injected
 			}
 			return nil
