@@ -266,8 +266,9 @@ func (e *engine[V]) verifyGeneration(ctx context.Context, p *pending) bool {
 func (e *engine[V]) fill(ctx context.Context, key string, p pending, load func(context.Context) (V, error)) (V, error) {
 	if err := ctx.Err(); err != nil {
 		// The caller gave up during the lookup (its read failed for it):
-		// no load starts for nobody, and the call returns its context's
-		// error, not whichever of the two the select below picks.
+		// no load starts on its behalf, and the call returns its
+		// context's error, not whichever of the two the select below
+		// would pick.
 		var zero V
 		return zero, err
 	}
